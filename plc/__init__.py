@@ -1,0 +1,1 @@
+"""Talks to the washing line: Modbus poller, MQTT bridge and the line simulator (later issues)."""

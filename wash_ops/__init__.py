@@ -1,0 +1,1 @@
+"""wash-ops domain core: models and services. Imports neither Flask, pymodbus nor paho."""

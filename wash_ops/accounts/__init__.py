@@ -1,0 +1,1 @@
+"""Organisations, users, roles, passwords and API tokens."""

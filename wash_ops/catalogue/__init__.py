@@ -1,0 +1,1 @@
+"""Site, washing lines and the cup catalogue."""

@@ -1,0 +1,203 @@
+"""Settings: config/default.toml, then the file in WASH_OPS_CONFIG, then WASH_OPS_* variables.
+
+Environment variables name a key as ``WASH_OPS_<SECTION>__<KEY>``, for example
+``WASH_OPS_LINE__CAPACITY_PER_DAY``; ``WASH_OPS_SECRET_KEY`` and ``WASH_OPS_DATABASE_URL``
+are short forms for the ``app`` section.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from datetime import date, time
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "default.toml"
+ENV_PREFIX = "WASH_OPS_"
+SHORT_ENV_KEYS = {"SECRET_KEY": ("app", "secret_key"), "DATABASE_URL": ("app", "database_url")}
+NOT_CONFIG_ENV_KEYS = {"CONFIG", "TEST_DATABASE_URL", "TEST_MQTT_URL", "REQUIRE_SERVICES", "DEMO"}
+
+
+class ConfigError(Exception):
+    """Configuration that cannot be used; the message names the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AppSettings(_Section):
+    secret_key: str | None = None
+    database_url: str = "sqlite:///instance/wash-ops.sqlite"
+    default_locale: Literal["nl", "en"] = "nl"
+    locales: tuple[Literal["nl", "en"], ...] = ("nl", "en")
+    login_rate_limit: str = "10 per minute"
+    ratelimit_storage_uri: str = "memory://"
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 16:
+            raise ValueError("must be at least 16 characters")
+        return value
+
+
+class SiteSettings(_Section):
+    code: str = Field(min_length=1, max_length=16)
+    name: str = Field(min_length=1)
+    address: str = ""
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    timezone: str
+    service_radius_km: float = Field(gt=0, le=1000)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class LineSettings(_Section):
+    code: str = Field(min_length=1, max_length=16)
+    name: str = Field(min_length=1)
+    capacity_per_day: int = Field(gt=0, le=10_000_000)
+    working_days: tuple[int, ...] = (1, 2, 3, 4, 5)
+    shift_start: time
+    shift_end: time
+    closed_dates: tuple[date, ...] = ()
+
+    @field_validator("working_days")
+    @classmethod
+    def _iso_weekdays(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or any(day < 1 or day > 7 for day in value):
+            raise ValueError("must list ISO weekdays from 1 (Monday) to 7 (Sunday)")
+        return tuple(sorted(set(value)))
+
+    @model_validator(mode="after")
+    def _shift_order(self) -> LineSettings:
+        if self.shift_end <= self.shift_start:
+            raise ValueError("shift_end must be after shift_start")
+        return self
+
+
+class OrderSettings(_Section):
+    turnaround_hours: int = Field(gt=0, le=24 * 60)
+    max_quantity_per_line: int = Field(gt=0, le=100_000_000)
+    horizon_days: int = Field(gt=6, le=3 * 366)
+
+
+class CupTypeSettings(_Section):
+    code: str = Field(pattern=r"^[A-Z0-9_-]{2,16}$")
+    name_nl: str = Field(min_length=1, max_length=80)
+    name_en: str = Field(min_length=1, max_length=80)
+    volume_ml: int = Field(gt=0, le=5000)
+    cups_per_crate: int = Field(gt=0, le=10_000)
+    wash_price_cents: int = Field(ge=0)
+    rent_price_cents: int = Field(ge=0)
+    loss_price_cents: int = Field(ge=0)
+
+
+class Settings(_Section):
+    app: AppSettings = AppSettings()
+    site: SiteSettings
+    line: LineSettings
+    orders: OrderSettings
+    cup_types: tuple[CupTypeSettings, ...] = Field(min_length=1)
+
+    @field_validator("cup_types")
+    @classmethod
+    def _unique_codes(cls, value: tuple[CupTypeSettings, ...]) -> tuple[CupTypeSettings, ...]:
+        codes = [cup.code for cup in value]
+        duplicates = sorted({code for code in codes if codes.count(code) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate cup type code(s): {', '.join(duplicates)}")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.site.timezone)
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Read, merge and validate the configuration; raise ConfigError naming the bad key."""
+    environ = os.environ if environ is None else environ
+    data = _read_toml(DEFAULT_CONFIG_PATH)
+    extra_path = environ.get(ENV_PREFIX + "CONFIG")
+    if extra_path:
+        _deep_merge(data, _read_toml(Path(extra_path)))
+    _deep_merge(data, _environment_overrides(environ))
+    if overrides:
+        _deep_merge(data, dict(overrides))
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"configuration file {path} is not valid TOML: {exc}") from None
+
+
+def _environment_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        key = name[len(ENV_PREFIX) :]
+        if key in NOT_CONFIG_ENV_KEYS:
+            continue
+        if key in SHORT_ENV_KEYS:
+            section, field = SHORT_ENV_KEYS[key]
+        elif "__" in key:
+            section, field = key.lower().split("__", 1)
+        else:
+            raise ConfigError(
+                f"environment variable {name}: use {ENV_PREFIX}<SECTION>__<KEY>, "
+                f"e.g. {ENV_PREFIX}LINE__CAPACITY_PER_DAY"
+            )
+        result.setdefault(section, {})[field] = _parse_env_value(raw)
+    return result
+
+
+def _parse_env_value(raw: str) -> Any:
+    """Values are TOML where they parse as TOML (numbers, booleans, arrays), else plain strings."""
+    try:
+        return tomllib.loads(f"value = {raw}")["value"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _deep_merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        problems.append(f"{key}: {message}")
+    return "invalid configuration: " + "; ".join(problems)

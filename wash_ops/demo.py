@@ -1,0 +1,192 @@
+"""Demo data: the site, the cup catalogue, three organisations with events across East Flanders,
+about twenty orders in different states and a user per role."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wash_ops.accounts.models import OrganisationStatus, Role, User
+from wash_ops.accounts.services import Registration, create_user, register_organiser
+from wash_ops.catalogue.services import sync_from_settings
+from wash_ops.config import Settings
+from wash_ops.errors import Conflict
+from wash_ops.orders.models import Carrier, Service
+from wash_ops.orders.services import (
+    EventInput,
+    OrderInput,
+    cancel_order,
+    confirm_order,
+    create_event,
+    create_order,
+    reject_order,
+    submit_order,
+)
+
+DEMO_PASSWORD = "wash-ops-demo"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    role: Role
+    email: str
+    password: str
+
+
+STAFF = [
+    (Role.ADMIN, "admin@wash-ops.test", "Ans Admin"),
+    (Role.PLANNER, "planner@wash-ops.test", "Pieter Planner"),
+    (Role.SUPERVISOR, "supervisor@wash-ops.test", "Sara Supervisor"),
+    (Role.COURIER, "courier@wash-ops.test", "Karim Courier"),
+]
+
+ORGANISATIONS = [
+    (
+        "Gentse Feesten vzw",
+        "organiser@wash-ops.test",
+        "Olivia Organiser",
+        OrganisationStatus.APPROVED,
+        [
+            ("Gentse Feesten Sint-Baafsplein", "9000"),
+            ("Jazz in het Park", "9050"),
+            ("Kerstmarkt Gent", "9000"),
+        ],
+    ),
+    (
+        "Festivalclub Aalst",
+        "aalst@wash-ops.test",
+        "Bram Festival",
+        OrganisationStatus.APPROVED,
+        [
+            ("Carnaval Aalst", "9300"),
+            ("Zomerbar Dendermonde", "9200"),
+            ("Stadsfeest Lokeren", "9160"),
+        ],
+    ),
+    (
+        "Sportclub Eeklo",
+        "eeklo@wash-ops.test",
+        "Elif Sport",
+        OrganisationStatus.PENDING,
+        [("Meetjeslandse Veldloop", "9900"), ("Zottegem Wielerdag", "9620")],
+    ),
+]
+
+# (status to reach, cups per cup type code) for each demo order, cycling over the events.
+ORDER_PLAN = [
+    ("confirmed", {"ECO33": 12000, "ECO50": 4000}),
+    ("confirmed", {"ECO25": 8000}),
+    ("submitted", {"ECO33": 6000, "WINE15": 1500}),
+    ("draft", {"COCK30": 2100}),
+    ("confirmed", {"ECO33": 20000}),
+    ("cancelled", {"ECO25": 3000}),
+    ("submitted", {"ECO50": 9000}),
+    ("confirmed", {"ECO33": 15000, "ECO25": 5000}),
+    ("rejected", {"WINE15": 600}),
+    ("draft", {"ECO33": 2400}),
+    ("confirmed", {"ECO50": 7000, "COCK30": 1400}),
+    ("submitted", {"ECO25": 4000}),
+    ("confirmed", {"ECO33": 9000}),
+    ("draft", {"WINE15": 800}),
+    ("submitted", {"ECO33": 30000}),
+    ("confirmed", {"ECO25": 11000}),
+    ("cancelled", {"ECO50": 2000}),
+    ("submitted", {"ECO33": 5000}),
+    ("confirmed", {"COCK30": 3500}),
+    ("draft", {"ECO25": 1000, "ECO33": 1000}),
+]
+
+
+def seed_demo(
+    session: Session, settings: Settings, now: datetime, seed: int = 7
+) -> list[DemoLogin]:
+    """Fill an empty database with a believable few weeks of work; returns one login per role."""
+    if session.scalar(select(User.id).limit(1)) is not None:
+        raise Conflict("the database has users already; demo data goes into an empty database")
+    rng = random.Random(seed)
+    sync_from_settings(session, settings)
+    staff = {
+        role: create_user(session, email=email, name=name, password=DEMO_PASSWORD, role=role)
+        for role, email, name in STAFF
+    }
+    planner = staff[Role.PLANNER]
+    events = []
+    for org_name, email, name, status, event_specs in ORGANISATIONS:
+        organiser = register_organiser(session, Registration(org_name, name, email, DEMO_PASSWORD))
+        organisation = organiser.organisation
+        assert organisation is not None
+        organisation.status = status
+        for index, (event_name, postcode) in enumerate(event_specs):
+            events.append(
+                (
+                    organiser,
+                    _demo_event(
+                        session, settings, organiser, event_name, postcode, now, index, rng
+                    ),
+                )
+            )
+    for index, (target, quantities) in enumerate(ORDER_PLAN):
+        organiser, event = events[index % len(events)]
+        order = create_order(
+            session, settings, organiser, event, _demo_order(event, quantities, index), now
+        )
+        _advance(session, settings, order, target, organiser, planner, now)
+    session.flush()
+    logins = [DemoLogin(role, email, DEMO_PASSWORD) for role, email, _name in STAFF]
+    logins.insert(0, DemoLogin(Role.ORGANISER, ORGANISATIONS[0][1], DEMO_PASSWORD))
+    return logins
+
+
+def _demo_event(session, settings, organiser, name, postcode, now, index, rng):
+    local_now = now.astimezone(settings.zone)
+    day = local_now.date() + timedelta(days=5 + index * 9 + rng.randint(0, 6))
+    starts = datetime.combine(day, datetime.min.time(), settings.zone).replace(
+        hour=rng.choice([12, 14, 18])
+    )
+    data = EventInput(
+        name=name,
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=rng.choice([6, 10, 30])),
+        address="Demo",
+        postcode=postcode,
+    )
+    return create_event(session, settings, organiser.organisation, data, now)
+
+
+def _demo_order(event, quantities, index) -> OrderInput:
+    services = [Service.RENT_AND_WASH, Service.RENT_AND_WASH, Service.WASH_OWN, Service.STORE_OWN]
+    return OrderInput(
+        service=services[index % len(services)],
+        delivery_by=Carrier.COURIER if index % 3 else Carrier.ORGANISER,
+        pickup_by=Carrier.COURIER if index % 4 else Carrier.ORGANISER,
+        delivery_start=event.starts_at - timedelta(hours=28),
+        delivery_end=event.starts_at - timedelta(hours=24),
+        pickup_start=event.ends_at + timedelta(hours=12),
+        pickup_end=event.ends_at + timedelta(hours=16),
+        quantities=dict(quantities),
+        notes="",
+    )
+
+
+def _advance(session, settings, order, target, organiser, planner, now) -> None:
+    if target == "draft":
+        return
+    if target == "cancelled" and order.id % 2:
+        cancel_order(session, organiser, order, "Event moved to next year", now)
+        return
+    submit_order(session, settings, organiser, order, now)
+    if target == "submitted":
+        return
+    if target == "rejected":
+        reject_order(session, planner, order, "We cannot supply wine glasses on that date")
+        return
+    if target == "cancelled":
+        cancel_order(session, planner, order, "Organiser called: too few tickets sold", now)
+        return
+    if not order.organisation.approved:
+        return
+    confirm_order(session, settings, planner, order, now)

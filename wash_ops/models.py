@@ -1,0 +1,33 @@
+"""Every table, imported in one place for Alembic and for create-from-metadata checks."""
+
+from wash_ops.accounts.models import ApiToken, Organisation, OrganisationStatus, Role, User
+from wash_ops.catalogue.models import CupType, Line, Site
+from wash_ops.db import Base
+from wash_ops.orders.models import (
+    Carrier,
+    Event,
+    Order,
+    OrderLine,
+    OrderStatus,
+    OrderStatusChange,
+    Service,
+)
+
+__all__ = [
+    "ApiToken",
+    "Base",
+    "Carrier",
+    "CupType",
+    "Event",
+    "Line",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
+    "OrderStatusChange",
+    "Organisation",
+    "OrganisationStatus",
+    "Role",
+    "Service",
+    "Site",
+    "User",
+]

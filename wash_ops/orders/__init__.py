@@ -1,0 +1,1 @@
+"""Events and wash orders: intake, edits, status changes."""

@@ -1,0 +1,1 @@
+"""Planning the line's work against its capacity."""

@@ -1,0 +1,1 @@
+"""Login, logout, registration and the role checks every page goes through."""

@@ -1,0 +1,1 @@
+"""The courier's phone view (route planning arrives with the routing issue)."""

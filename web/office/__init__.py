@@ -1,0 +1,1 @@
+"""Pages for the office: the order queue, organisations and the capacity calendar."""

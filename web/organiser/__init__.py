@@ -1,0 +1,1 @@
+"""Pages for event organisers: their orders, events and API tokens."""

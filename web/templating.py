@@ -1,0 +1,85 @@
+"""Template filters and globals: local times, numbers, labels, and the navigation per role."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import Flask, current_app, request
+from flask_babel import format_date, format_datetime, format_decimal, get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from wash_ops.accounts.models import Role
+from web.labels import (
+    CARRIER_LABELS,
+    ORGANISATION_STATUS_LABELS,
+    ROLE_LABELS,
+    SERVICE_LABELS,
+    STATUS_LABELS,
+)
+
+NAVIGATION = {
+    Role.ORGANISER: [
+        ("organiser.orders", _l("My orders")),
+        ("organiser.new_order", _l("New order")),
+        ("organiser.tokens", _l("API access")),
+    ],
+    Role.PLANNER: [
+        ("office.queue", _l("Orders to confirm")),
+        ("office.all_orders", _l("All orders")),
+        ("office.calendar", _l("Capacity calendar")),
+        ("office.organisations", _l("Organisations")),
+    ],
+    Role.SUPERVISOR: [("supervisor.home", _l("The line today"))],
+    Role.COURIER: [("courier.home", _l("My trips"))],
+}
+NAVIGATION[Role.ADMIN] = NAVIGATION[Role.PLANNER]
+
+
+def _when(value: datetime | None, style: str = "short") -> str:
+    return "" if value is None else format_datetime(value, style)
+
+
+def _day(value: date | None, style: str = "full") -> str:
+    return "" if value is None else format_date(value, style)
+
+
+def _number(value: int | float | None) -> str:
+    return "" if value is None else format_decimal(value)
+
+
+def _local_input(value: datetime | None) -> str:
+    """A UTC datetime as the value of a datetime-local input, in the site's time zone."""
+    if value is None:
+        return ""
+    zone = current_app.config["WASH_OPS_SETTINGS"].zone
+    return value.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+
+
+def _context() -> dict[str, object]:
+    items = []
+    if current_user.is_authenticated:
+        items = NAVIGATION.get(current_user.role, [])
+    return {
+        "navigation": items,
+        "current_locale": str(get_locale() or "nl"),
+        "settings": current_app.config["WASH_OPS_SETTINGS"],
+        "current_path": request.full_path.rstrip("?"),
+    }
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters.update(
+        when=_when,
+        day=_day,
+        number=_number,
+        local_input=_local_input,
+    )
+    app.jinja_env.globals.update(
+        STATUS_LABELS=STATUS_LABELS,
+        SERVICE_LABELS=SERVICE_LABELS,
+        CARRIER_LABELS=CARRIER_LABELS,
+        ROLE_LABELS=ROLE_LABELS,
+        ORGANISATION_STATUS_LABELS=ORGANISATION_STATUS_LABELS,
+    )
+    app.context_processor(_context)
