@@ -35,6 +35,20 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_argon2() -> Iterator[None]:
+    """Real argon2id, with argon2-cffi's profile for tests: production cost is ~0.1 s a hash."""
+    from argon2 import PasswordHasher, profiles
+
+    from wash_ops.accounts import passwords
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
+        passwords._dummy_hash.cache_clear()
+        yield
+    passwords._dummy_hash.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return load_settings(environ={})

@@ -20,7 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 ENV_PREFIX = "WASH_OPS_"
 SHORT_ENV_KEYS = {"SECRET_KEY": ("app", "secret_key"), "DATABASE_URL": ("app", "database_url")}
-NOT_CONFIG_ENV_KEYS = {"CONFIG", "TEST_DATABASE_URL", "TEST_MQTT_URL", "REQUIRE_SERVICES", "DEMO"}
+NOT_CONFIG_ENV_KEYS = {
+    "CONFIG",
+    "TEST_DATABASE_URL",
+    "TEST_MQTT_URL",
+    "REQUIRE_SERVICES",
+    "NEW_PASSWORD",
+}
 
 
 class ConfigError(Exception):

@@ -5,21 +5,37 @@ No traceback ever reaches a user; unexpected errors are logged and answered with
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
-from flask_babel import gettext
+from flask_babel import format_date, format_decimal, gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from wash_ops.errors import DomainError, Problem
+from wash_ops.orders.models import OrderStatus
+from web.labels import STATUS_LABELS
 
 STATUS_BY_CODE = {"invalid": 422, "not_found": 404, "forbidden": 403, "conflict": 409}
 API_PREFIX = "/api/"
 
 
 def translate(problem: Problem) -> str:
-    return gettext(problem.message, **problem.params)
+    """The problem in the request's language, with dates, numbers and statuses localised."""
+    return gettext(
+        problem.message, **{key: _localise(value) for key, value in problem.params.items()}
+    )
+
+
+def _localise(value: Any) -> Any:
+    if isinstance(value, OrderStatus):
+        return str(STATUS_LABELS[value][0]).lower()
+    if isinstance(value, date):
+        return format_date(value, "long")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return format_decimal(value)
+    return value
 
 
 def wants_json() -> bool:

@@ -206,9 +206,7 @@ def update_order(
     now: datetime,
 ) -> Order:
     if not order.editable:
-        raise Conflict(
-            N_("A %(status)s order can no longer be changed."), status=order.status.value
-        )
+        raise Conflict(N_("A %(status)s order can no longer be changed."), status=order.status)
     _apply_order(session, settings, order, order.event, data, now)
     session.flush()
     return order
@@ -258,9 +256,7 @@ def _check_quantities(settings: Settings, quantities: dict[str, int], problems: 
         elif quantity < 1:
             problems.add(f"lines.{code}", N_("Order at least 1 cup, or leave the cup type out."))
         elif quantity > limit:
-            problems.add(
-                f"lines.{code}", N_("At most %(limit)s cups per cup type."), limit=f"{limit:,}"
-            )
+            problems.add(f"lines.{code}", N_("At most %(limit)s cups per cup type."), limit=limit)
 
 
 def _check_windows(
@@ -389,10 +385,10 @@ def _shortfall(fit: Fit) -> CapacityShortfall:
                 "%(due)s. The earliest pickup date that fits is %(earliest)s."
             ),
             fit,
-            free=f"{fit.free_in_window:,}",
-            cups=f"{fit.cups:,}",
-            due=fit.due.isoformat(),
-            earliest=fit.earliest_pickup.isoformat(),
+            free=fit.free_in_window,
+            cups=fit.cups,
+            due=fit.due,
+            earliest=fit.earliest_pickup,
         )
     return CapacityShortfall(
         N_(
@@ -400,9 +396,9 @@ def _shortfall(fit: Fit) -> CapacityShortfall:
             "%(due)s, and no later pickup date fits either."
         ),
         fit,
-        free=f"{fit.free_in_window:,}",
-        cups=f"{fit.cups:,}",
-        due=fit.due.isoformat(),
+        free=fit.free_in_window,
+        cups=fit.cups,
+        due=fit.due,
     )
 
 
@@ -410,8 +406,8 @@ def _check_transition(order: Order, target: OrderStatus) -> None:
     if target not in ALLOWED_TRANSITIONS.get(order.status, frozenset()):
         raise Conflict(
             N_("A %(current)s order cannot become %(target)s."),
-            current=order.status.value,
-            target=target.value,
+            current=order.status,
+            target=target,
         )
 
 

@@ -28,7 +28,8 @@ def authenticate_request() -> None:
 
 
 def require_json_body() -> None:
-    if request.method in ("POST", "PUT", "PATCH") and request.content_length != 0:
+    has_body = bool(request.content_length) or "Transfer-Encoding" in request.headers
+    if request.method in ("POST", "PUT", "PATCH") and has_body:
         if not request.is_json:
             abort(415, message="Send the request body as JSON (Content-Type: application/json).")
         if request.get_json(silent=True) is None:

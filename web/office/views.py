@@ -19,7 +19,7 @@ from wash_ops.orders.services import (
 )
 from wash_ops.planning.services import booking_calendar, fit_of_order
 from web.auth.access import restrict_to
-from web.context import actor, now, settings
+from web.context import actor, now, settings, status_filter
 from web.database import db_session
 from web.errors import translate
 from web.organiser.forms import EmptyForm, ReasonForm
@@ -48,12 +48,13 @@ def queue():
 
 @bp.route("/orders")
 def all_orders():
-    status = request.args.get("status") or None
-    if status is not None and status not in OrderStatus:
-        abort(400)
-    found = orders_for(db_session(), actor(), OrderStatus(status) if status else None, limit=500)
+    status = status_filter()
+    found = orders_for(db_session(), actor(), status, limit=500)
     return render_template(
-        "office/orders.html", orders=found, status=status, statuses=list(OrderStatus)
+        "office/orders.html",
+        orders=found,
+        status=status.value if status else None,
+        statuses=list(OrderStatus),
     )
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import format_date, format_decimal, gettext
 
 from wash_ops.accounts.models import Role
 from wash_ops.accounts.services import api_tokens_of, issue_api_token, revoke_api_token
@@ -25,7 +25,7 @@ from wash_ops.orders.services import (
 )
 from wash_ops.planning.services import fit_of_order
 from web.auth.access import restrict_to
-from web.context import actor, locale, now, settings
+from web.context import actor, locale, now, settings, status_filter
 from web.database import db_session
 from web.errors import translate
 from web.forms import show_problems
@@ -46,12 +46,13 @@ restrict_to(bp, [Role.ORGANISER])
 
 @bp.route("/orders")
 def orders():
-    status = request.args.get("status") or None
-    if status is not None and status not in OrderStatus:
-        abort(400)
-    found = orders_for(db_session(), actor(), OrderStatus(status) if status else None)
+    status = status_filter()
+    found = orders_for(db_session(), actor(), status)
     return render_template(
-        "organiser/orders.html", orders=found, status=status, statuses=list(OrderStatus)
+        "organiser/orders.html",
+        orders=found,
+        status=status.value if status else None,
+        statuses=list(OrderStatus),
     )
 
 
@@ -154,7 +155,7 @@ def submit(order_id: int):
         gettext(
             "Order %(reference)s is submitted. The wash fits: ready by %(due)s.",
             reference=found.reference,
-            due=fit.due.isoformat(),
+            due=format_date(fit.due, "long"),
         ),
         "success",
     )
@@ -169,7 +170,9 @@ def move_pickup(order_id: int):
         abort(400)
     day = move_pickup_to_earliest_fit(session, settings(), actor(), found, now())
     if day is not None:
-        flash(gettext("The pickup window moved to %(day)s.", day=day.isoformat()), "success")
+        flash(
+            gettext("The pickup window moved to %(day)s.", day=format_date(day, "long")), "success"
+        )
     return redirect(url_for("organiser.order", order_id=found.id))
 
 
@@ -225,13 +228,13 @@ def _fit_message(fit) -> str:
     if fit.fits:
         return gettext(
             "The wash fits: your %(cups)s cups are washed by %(due)s.",
-            cups=f"{fit.cups:,}",
-            due=fit.due.isoformat(),
+            cups=format_decimal(fit.cups),
+            due=format_date(fit.due, "long"),
         )
     if fit.earliest_pickup:
         return gettext(
             "The wash does not fit. Earliest pickup date that fits: %(day)s.",
-            day=fit.earliest_pickup.isoformat(),
+            day=format_date(fit.earliest_pickup, "long"),
         )
     return gettext("No later pickup date fits either; please contact the office.")
 
