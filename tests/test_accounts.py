@@ -23,14 +23,14 @@ def test_authenticate(db, make_user):
     assert authenticate(db, "plan@example.test", "correct horse battery") is None
 
 
-def test_tokens_are_stored_as_digests_and_only_for_organisers(db, make_user):
+def test_tokens_are_stored_as_digests_and_not_for_couriers(db, make_user):
     organiser = make_user(Role.ORGANISER)
     plain, token = issue_api_token(db, organiser, "box office")
     assert plain.startswith("wo_") and plain not in token.digest
     assert user_for_token(db, plain) is organiser
     assert user_for_token(db, plain + "x") is None
     with pytest.raises(InvalidInput):
-        issue_api_token(db, make_user(Role.PLANNER), "planner script")
+        issue_api_token(db, make_user(Role.COURIER), "courier script")
 
 
 def test_login_is_rate_limited(app_factory, make_user):

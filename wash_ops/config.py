@@ -101,6 +101,12 @@ class OrderSettings(_Section):
     horizon_days: int = Field(gt=6, le=3 * 366)
 
 
+class TelemetrySettings(_Section):
+    stale_after_s: float = Field(default=10.0, gt=0, le=3600)
+    raw_retention_days: int = Field(default=14, ge=1, le=3660)
+    rollup_interval_s: int = Field(default=60, ge=5, le=3600)
+
+
 class CupTypeSettings(_Section):
     code: str = Field(pattern=r"^[A-Z0-9_-]{2,16}$")
     name_nl: str = Field(min_length=1, max_length=80)
@@ -117,6 +123,7 @@ class Settings(_Section):
     site: SiteSettings
     line: LineSettings
     orders: OrderSettings
+    telemetry: TelemetrySettings = TelemetrySettings()
     cup_types: tuple[CupTypeSettings, ...] = Field(min_length=1)
 
     @field_validator("cup_types")

@@ -12,8 +12,28 @@ from wash_ops.orders.models import (
     OrderStatusChange,
     Service,
 )
+from wash_ops.telemetry.models import (
+    Alarm,
+    AlarmJournalEntry,
+    CounterCursor,
+    CounterIncrement,
+    LineLive,
+    RollupCursor,
+    StatePeriod,
+    TagRollup,
+    TagSample,
+)
 
 __all__ = [
+    "Alarm",
+    "AlarmJournalEntry",
+    "CounterCursor",
+    "CounterIncrement",
+    "LineLive",
+    "RollupCursor",
+    "StatePeriod",
+    "TagRollup",
+    "TagSample",
     "ApiToken",
     "Base",
     "Carrier",

@@ -11,18 +11,22 @@ from flask import Flask
 from wash_ops.accounts.services import get_user
 from wash_ops.config import ConfigError, Settings, load_settings
 from wash_ops.db import make_engine, make_session_factory
+from wash_ops.telemetry.register_map import RegisterMap, load_register_map
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app. ``test_config`` may carry ``SETTINGS`` (a Settings), ``SESSION_FACTORY``
-    (a sessionmaker bound to a test connection), ``TESTING`` and ``DEMO``, plus Flask keys."""
+    """Build the app. ``test_config`` may carry ``SETTINGS`` (a Settings), ``REGISTER_MAP``,
+    ``SESSION_FACTORY`` (a sessionmaker bound to a test connection), ``TESTING`` and ``DEMO``,
+    plus Flask keys."""
     test_config = dict(test_config or {})
     settings: Settings = test_config.pop("SETTINGS", None) or load_settings()
     session_factory = test_config.pop("SESSION_FACTORY", None)
+    register_map: RegisterMap = test_config.pop("REGISTER_MAP", None) or load_register_map()
 
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(
         WASH_OPS_SETTINGS=settings,
+        WASH_OPS_REGISTER_MAP=register_map,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_HTTPONLY=True,

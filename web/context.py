@@ -11,11 +11,16 @@ from wash_ops.accounts.models import User
 from wash_ops.config import Settings
 from wash_ops.db import utcnow
 from wash_ops.orders.models import OrderStatus
+from wash_ops.telemetry.register_map import RegisterMap
 from web.auth.access import domain_user
 
 
 def settings() -> Settings:
     return current_app.config["WASH_OPS_SETTINGS"]
+
+
+def register_map() -> RegisterMap:
+    return current_app.config["WASH_OPS_REGISTER_MAP"]
 
 
 def now() -> datetime:

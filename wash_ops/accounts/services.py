@@ -19,6 +19,7 @@ from wash_ops.errors import N_, Conflict, NotFound, Problems
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 10
 TOKEN_PREFIX = "wo_"
+TOKEN_ROLES = frozenset({Role.ORGANISER, Role.SUPERVISOR, Role.PLANNER, Role.ADMIN})
 
 
 @dataclass(frozen=True)
@@ -150,8 +151,8 @@ def issue_api_token(session: Session, user: User, name: str) -> tuple[str, ApiTo
     problems = Problems()
     if not name.strip():
         problems.add("name", N_("Give the token a name, such as the system that will use it."))
-    if user.role is not Role.ORGANISER:
-        problems.add(None, N_("API tokens are for organisers' systems."))
+    if user.role not in TOKEN_ROLES:
+        problems.add(None, N_("API tokens are for organisers' systems and the line's staff."))
     problems.raise_if_any()
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user=user, name=name.strip()[:80], prefix=plain[:10], digest=_digest(plain))

@@ -19,7 +19,7 @@ class WashOpsApi(Api):
 
 
 def init_api(app: Flask) -> None:
-    from web.api import capacity, catalogue, events, orders
+    from web.api import capacity, catalogue, events, line, orders
 
     api = WashOpsApi(
         app,
@@ -29,7 +29,7 @@ def init_api(app: Flask) -> None:
             "security": [{"bearerAuth": []}],
         },
     )
-    for module in (catalogue, events, orders, capacity):
+    for module in (catalogue, events, orders, capacity, line):
         blueprint = module.blp
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint, url_prefix=f"/api/v1/{blueprint.name}")

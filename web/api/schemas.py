@@ -84,7 +84,7 @@ class OrderIn(StrictSchema):
 
 
 class OrderLineOut(ma.Schema):
-    cup_type = fields.Function(lambda line: line.cup_type.code)
+    cup_type = fields.String(attribute="cup_type.code")
     quantity = fields.Integer()
     crates = fields.Integer()
 
@@ -155,3 +155,64 @@ class DayOut(ma.Schema):
     capacity = fields.Integer()
     booked = fields.Integer()
     free = fields.Integer()
+
+
+class AlarmOut(ma.Schema):
+    id = fields.Integer()
+    code = fields.String()
+    severity = fields.String()
+    isa_state = fields.String(
+        metadata={
+            "description": "active_unacknowledged, active_acknowledged, returned_unacknowledged or normal"
+        }
+    )
+    raised_at = fields.AwareDateTime()
+    returned_at = fields.AwareDateTime(allow_none=True)
+    acknowledged_at = fields.AwareDateTime(allow_none=True)
+
+
+class StatusBody(ma.Schema):
+    state = fields.Function(
+        lambda status: int(status.state), metadata={"description": "PackML state number"}
+    )
+    state_name = fields.Function(lambda status: status.state.name.lower())
+    state_since = fields.AwareDateTime(allow_none=True)
+    stale = fields.Boolean()
+    stale_reason = fields.String()
+    last_reading_at = fields.AwareDateTime(allow_none=True)
+    values = fields.Dict(
+        keys=fields.String(),
+        values=fields.Float(),
+        metadata={"description": "latest value per tag"},
+    )
+    counters_today = fields.Dict(keys=fields.String(), values=fields.Float())
+    alarms = fields.List(fields.Nested(AlarmOut))
+
+
+class LineStatusOut(ma.Schema):
+    line = fields.String()
+    capacity_per_day = fields.Integer()
+    status = fields.Nested(StatusBody)
+
+
+class SeriesQuery(StrictSchema):
+    tag = fields.String(required=True)
+    start = fields.AwareDateTime(required=True)
+    end = fields.AwareDateTime(required=True)
+    resolution = fields.String(
+        load_default="auto", validate=validate.OneOf(["auto", "raw", "minute", "hour", "day"])
+    )
+
+
+class PointOut(ma.Schema):
+    at = fields.AwareDateTime()
+    value = fields.Float()
+    minimum = fields.Float()
+    maximum = fields.Float()
+
+
+class SeriesOut(ma.Schema):
+    tag = fields.String()
+    unit = fields.String()
+    resolution = fields.String()
+    points = fields.List(fields.Nested(PointOut))

@@ -146,7 +146,8 @@ def edit_order(order_id: int):
 def submit(order_id: int):
     session = db_session()
     found = order_for(session, actor(), order_id)
-    EmptyForm().validate_on_submit()
+    if not EmptyForm().validate_on_submit():
+        abort(400)
     try:
         fit = submit_order(session, settings(), actor(), found, now())
     except CapacityShortfall as error:

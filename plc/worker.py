@@ -1,0 +1,210 @@
+"""The worker of one line: the Modbus poller, a writer that stores readings in batches, and the
+scheduled roll-up and retention jobs. It stops cleanly: the poller first, then the writer
+drains what it holds, then the scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import signal
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.orm import Session, sessionmaker
+
+from plc.poller import Poller
+from wash_ops.catalogue.services import main_line
+from wash_ops.config import Settings
+from wash_ops.db import unit_of_work, utcnow
+from wash_ops.telemetry.ingest import Reading, ingest
+from wash_ops.telemetry.register_map import RegisterMap
+from wash_ops.telemetry.rollups import prune_raw, roll_up
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 50
+BATCH_WAIT_S = 0.2
+QUEUE_LIMIT = 20_000
+_STOP = object()
+
+
+class ReadingWriter:
+    """Stores readings off the poller's event loop, a batch per transaction."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        settings: Settings,
+        register_map: RegisterMap,
+    ) -> None:
+        self.session_factory = session_factory
+        self.settings = settings
+        self.register_map = register_map
+        self.queue: queue.Queue[object] = queue.Queue(maxsize=QUEUE_LIMIT)
+        self.thread = threading.Thread(target=self._run, name="wash-ops-writer", daemon=True)
+        self.written = 0
+        self.failed_batches = 0
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def put(self, reading: Reading) -> None:
+        try:
+            self.queue.put_nowait(reading)
+        except queue.Full:
+            log.error(
+                "writer queue full: a reading from %s is dropped (counters stay exact)", reading.at
+            )
+
+    def stop(self) -> None:
+        """Store everything queued, then end the thread."""
+        self.queue.put(_STOP)
+        self.thread.join()
+
+    def _run(self) -> None:
+        while True:
+            batch, stopping = self._next_batch()
+            if batch:
+                self._store(batch)
+            if stopping:
+                return
+
+    def _next_batch(self) -> tuple[list[Reading], bool]:
+        first = self.queue.get()
+        if first is _STOP:
+            return [], True
+        batch = [first]
+        while len(batch) < BATCH_SIZE:
+            try:
+                item = self.queue.get(timeout=BATCH_WAIT_S)
+            except queue.Empty:
+                break
+            if item is _STOP:
+                return batch, True
+            batch.append(item)
+        return batch, False
+
+    def _store(self, batch: list[Reading]) -> None:
+        stale_after = timedelta(seconds=self.settings.telemetry.stale_after_s)
+        try:
+            with unit_of_work(self.session_factory) as session:
+                line = main_line(session, self.settings)
+                for reading in batch:
+                    ingest(
+                        session, line, self.register_map, reading, self.settings.zone, stale_after
+                    )
+            self.written += len(batch)
+        except Exception:  # noqa: BLE001 - the worker must keep running; the next read recounts
+            self.failed_batches += 1
+            log.exception(
+                "storing %s readings failed; counters resume from the last stored value", len(batch)
+            )
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: Settings,
+        register_map: RegisterMap,
+        session_factory: sessionmaker[Session],
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        schedule: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.session_factory = session_factory
+        self.writer = ReadingWriter(session_factory, settings, register_map)
+        self.poller = Poller(register_map, self.writer.put, host=host, port=port)
+        self.scheduler = BackgroundScheduler(timezone=settings.site.timezone) if schedule else None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Run in background threads (the demo and tests); ``stop()`` ends them."""
+        self.writer.start()
+        self._start_jobs()
+        started = threading.Event()
+        self._thread = threading.Thread(
+            target=self._poll_thread, args=(started,), name="wash-ops-poller"
+        )
+        self._thread.start()
+        started.wait(timeout=5)
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join()
+        self.writer.stop()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        log.info("worker stopped: %s readings stored", self.writer.written)
+
+    def run_until_signalled(self) -> None:
+        """The ``wash-ops worker`` process: runs until SIGTERM or Ctrl+C."""
+        done = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: done.set())
+        self.start()
+        log.info(
+            "worker polling %s:%s every %ss",
+            self.poller.host,
+            self.poller.port,
+            self.poller.device.poll_interval_s,
+        )
+        done.wait()
+        log.info("stopping the worker")
+        self.stop()
+
+    def run_jobs_now(self) -> None:
+        self._roll_up()
+
+    def _poll_thread(self, started: threading.Event) -> None:
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            started.set()
+            await self.poller.run(self._stop)
+
+        asyncio.run(main())
+
+    def _start_jobs(self) -> None:
+        if self.scheduler is None:
+            return
+        interval = self.settings.telemetry.rollup_interval_s
+        self.scheduler.add_job(
+            self._roll_up,
+            "interval",
+            seconds=interval,
+            id="rollups",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=utcnow(),
+        )
+        self.scheduler.add_job(
+            self._prune, "cron", hour=3, minute=17, id="retention", max_instances=1, coalesce=True
+        )
+        self.scheduler.start()
+
+    def _roll_up(self) -> None:
+        self._job(
+            "roll-up",
+            lambda session, line_id: roll_up(session, line_id, utcnow(), self.settings.zone),
+        )
+
+    def _prune(self) -> None:
+        keep = self.settings.telemetry.raw_retention_days
+        self._job("retention", lambda session, line_id: prune_raw(session, line_id, utcnow(), keep))
+
+    def _job(self, name: str, action: Callable[[Session, int], object]) -> None:
+        try:
+            with unit_of_work(self.session_factory) as session:
+                result = action(session, main_line(session, self.settings).id)
+            log.debug("%s done: %s", name, result)
+        except Exception:  # noqa: BLE001 - a failed job is retried at its next run
+            log.exception("%s job failed", name)

@@ -1,0 +1,241 @@
+"""The one way readings enter the domain, whether they came from Modbus or MQTT."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wash_ops.catalogue.models import Line
+from wash_ops.telemetry.counters import Step, next_step
+from wash_ops.telemetry.models import (
+    Alarm,
+    AlarmEvent,
+    AlarmJournalEntry,
+    CounterCursor,
+    CounterIncrement,
+    LineLive,
+    StatePeriod,
+    TagSample,
+)
+from wash_ops.telemetry.packml import PackMLState
+from wash_ops.telemetry.register_map import RegisterMap, Tag, TagRole
+
+log = logging.getLogger(__name__)
+
+
+class Quality(enum.StrEnum):
+    GOOD = "good"
+    BAD = "bad"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One read of the whole map. ``values`` holds engineering values by tag name; counters
+    arrive as raw unsigned integers so that their deltas stay exact. A BAD reading carries no
+    values at all: a failed or partial read is never stored."""
+
+    at: datetime
+    quality: Quality
+    values: Mapping[str, float | int] = field(default_factory=dict)
+    error: str = ""
+
+    @classmethod
+    def failed(cls, at: datetime, error: str) -> Reading:
+        return cls(at=at, quality=Quality.BAD, error=error)
+
+
+@dataclass
+class IngestReport:
+    stored: int = 0
+    counted: dict[str, int] = field(default_factory=dict)
+    rejected: list[str] = field(default_factory=list)
+    counter_events: dict[str, Step] = field(default_factory=dict)
+
+
+def ingest(
+    session: Session,
+    line: Line,
+    register_map: RegisterMap,
+    reading: Reading,
+    zone: ZoneInfo,
+    stale_after: timedelta,
+) -> IngestReport:
+    """Store one reading: samples, counter increments, state changes, alarms, liveness."""
+    live = _live(session, line.id)
+    live.last_attempt_at = reading.at
+    report = IngestReport()
+    if reading.quality is Quality.BAD:
+        _record_failure(session, live, line.id, reading, stale_after)
+        return report
+    values = _accepted_values(register_map, reading, report)
+    live.good_readings += 1
+    live.rejected_values += len(report.rejected)
+    live.last_good_at = reading.at
+    for tag in register_map.tags:
+        if tag.name not in values:
+            continue
+        value = values[tag.name]
+        if tag.role is TagRole.COUNTER:
+            _count(session, line.id, tag, int(value), reading.at, zone, report)
+        elif tag.role is TagRole.GAUGE:
+            session.add(TagSample(line_id=line.id, tag=tag.name, at=reading.at, value=float(value)))
+            report.stored += 1
+        elif tag.role is TagRole.STATE:
+            _track_state(session, live, line.id, int(value), reading.at)
+        elif tag.role is TagRole.ALARM_WORD:
+            _track_alarms(session, line.id, register_map, int(value), reading.at)
+        elif tag.role is TagRole.HEARTBEAT:
+            _track_heartbeat(live, int(value), reading.at)
+    live.values = {**(live.values or {}), **_display_values(register_map, values)}
+    session.flush()
+    return report
+
+
+def _live(session: Session, line_id: int) -> LineLive:
+    live = session.get(LineLive, line_id)
+    if live is None:
+        live = LineLive(
+            line_id=line_id, values={}, good_readings=0, failed_readings=0, rejected_values=0
+        )
+        session.add(live)
+    return live
+
+
+def _record_failure(
+    session: Session, live: LineLive, line_id: int, reading: Reading, stale_after: timedelta
+) -> None:
+    live.failed_readings += 1
+    live.last_failure_at = reading.at
+    live.last_failure = reading.error[:300]
+    lost_since = live.last_good_at
+    if lost_since is not None and reading.at - lost_since > stale_after:
+        _track_state(session, live, line_id, PackMLState.UNDEFINED, lost_since)
+    session.flush()
+
+
+def _accepted_values(
+    register_map: RegisterMap, reading: Reading, report: IngestReport
+) -> dict[str, float | int]:
+    """Values inside their tag's physical range; others are logged with the tag and dropped."""
+    accepted: dict[str, float | int] = {}
+    for name, value in reading.values.items():
+        try:
+            tag = register_map.tag(name)
+        except StopIteration:
+            report.rejected.append(name)
+            log.warning("reading has unknown tag %r; ignored", name)
+            continue
+        if tag.role is not TagRole.COUNTER and not tag.in_range(float(value)):
+            report.rejected.append(name)
+            log.warning(
+                "tag %s: value %r outside %s..%s; not stored", name, value, tag.min, tag.max
+            )
+            continue
+        accepted[name] = value
+    return accepted
+
+
+def _count(
+    session: Session,
+    line_id: int,
+    tag: Tag,
+    raw: int,
+    at: datetime,
+    zone: ZoneInfo,
+    report: IngestReport,
+) -> None:
+    cursor = session.get(CounterCursor, (line_id, tag.name))
+    previous = cursor.raw if cursor is not None else None
+    candidate = cursor.candidate if cursor is not None else None
+    step = next_step(previous, candidate, raw, tag.counter_modulus, tag.max_step)
+    report.counter_events[tag.name] = step.kind
+    if step.kind is Step.IMPLAUSIBLE:
+        log.warning(
+            "tag %s: raw value %s not believable after %s; not counted", tag.name, raw, previous
+        )
+        report.rejected.append(tag.name)
+    elif step.kind in (Step.RESTART, Step.ROLLOVER, Step.REBASELINED):
+        log.info(
+            "tag %s: %s from %s to %s (+%s)", tag.name, step.kind.value, previous, raw, step.delta
+        )
+    if cursor is None and step.kind is Step.IMPLAUSIBLE:
+        return
+    day = at.astimezone(zone).date()
+    if cursor is None:
+        cursor = CounterCursor(
+            line_id=line_id, tag=tag.name, raw=step.raw, at=at, total=0, day=day, day_total=0
+        )
+        session.add(cursor)
+    if cursor.day != day:
+        cursor.day, cursor.day_total = day, 0
+    cursor.raw, cursor.candidate, cursor.at = step.raw, step.candidate, at
+    if step.delta:
+        cursor.total += step.delta
+        cursor.day_total += step.delta
+        session.add(CounterIncrement(line_id=line_id, tag=tag.name, at=at, delta=step.delta))
+        report.counted[tag.name] = step.delta
+        report.stored += 1
+
+
+def _track_state(session: Session, live: LineLive, line_id: int, state: int, at: datetime) -> None:
+    state = int(PackMLState.of(state))
+    if live.state == state:
+        return
+    open_period = session.scalar(
+        select(StatePeriod).where(StatePeriod.line_id == line_id, StatePeriod.ended_at.is_(None))
+    )
+    if open_period is not None:
+        open_period.ended_at = max(at, open_period.started_at)
+    session.add(StatePeriod(line_id=line_id, state=state, started_at=at))
+    live.state, live.state_since = state, at
+
+
+def _track_alarms(
+    session: Session, line_id: int, register_map: RegisterMap, word: int, at: datetime
+) -> None:
+    active = {
+        alarm.bit: alarm
+        for alarm in session.scalars(
+            select(Alarm).where(Alarm.line_id == line_id, Alarm.returned_at.is_(None))
+        )
+    }
+    for definition in register_map.alarms:
+        on = bool(word >> definition.bit & 1)
+        if on and definition.bit not in active:
+            alarm = Alarm(
+                line_id=line_id,
+                code=definition.code,
+                bit=definition.bit,
+                severity=definition.severity.value,
+                raised_at=at,
+            )
+            session.add(alarm)
+            session.flush()
+            session.add(AlarmJournalEntry(alarm_id=alarm.id, at=at, event=AlarmEvent.RAISED))
+        elif not on and definition.bit in active:
+            alarm = active[definition.bit]
+            alarm.returned_at = at
+            session.add(AlarmJournalEntry(alarm_id=alarm.id, at=at, event=AlarmEvent.RETURNED))
+
+
+def _track_heartbeat(live: LineLive, beat: int, at: datetime) -> None:
+    if live.heartbeat != beat:
+        live.heartbeat, live.heartbeat_changed_at = beat, at
+
+
+def _display_values(
+    register_map: RegisterMap, values: Mapping[str, float | int]
+) -> dict[str, float]:
+    """Latest engineering values for the status; counters scaled by their tag."""
+    shown = {}
+    for name, value in values.items():
+        tag = register_map.tag(name)
+        shown[name] = value * tag.scale + tag.offset if tag.role is TagRole.COUNTER else value
+    return shown
