@@ -55,6 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="prepare the database and print the logins, then stop",
     )
+    demo.add_argument(
+        "--time-factor", type=float, default=30.0, help="simulated seconds per real second"
+    )
+
+    worker = commands.add_parser("worker", help="poll the line's PLC and run the scheduled jobs")
+    worker.add_argument("--host", default=None, help="PLC address (default: the register map's)")
+    worker.add_argument("--port", type=int, default=None, help="PLC port (default: the map's)")
+    commands.add_parser(
+        "simulate", help="a Modbus TCP server that behaves like the line", add_help=False
+    )
 
     serve = commands.add_parser(
         "serve", help="the web app on the development server (production: gunicorn)"
@@ -65,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["simulate"]:
+        from plc.simulator import main as simulate
+
+        return simulate(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -88,6 +103,8 @@ def _run(args: argparse.Namespace) -> int:
         return _seed(settings)
     if args.command == "create-user":
         return _create_user(settings, args)
+    if args.command == "worker":
+        return _worker(settings, args)
     if args.command == "serve":
         from web import create_app
 
@@ -156,6 +173,20 @@ def _create_user(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    from plc.worker import Worker
+    from wash_ops.db import make_engine, make_session_factory
+    from wash_ops.telemetry.register_map import load_register_map
+
+    register_map = load_register_map()
+    engine = make_engine(settings.app.database_url, pool_pre_ping=True)
+    Worker(
+        settings, register_map, make_session_factory(engine), host=args.host, port=args.port
+    ).run_until_signalled()
+    engine.dispose()
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     database = Path(args.database).resolve()
     database.parent.mkdir(parents=True, exist_ok=True)
@@ -166,11 +197,41 @@ def _demo(args: argparse.Namespace) -> int:
     _seed(settings)
     if args.no_serve:
         return 0
+    from datetime import datetime
+
+    from plc.simulator import start_simulator
+    from plc.worker import Worker
+    from wash_ops.db import make_engine, make_session_factory
+    from wash_ops.telemetry.register_map import load_register_map
     from web import create_app
 
-    app = create_app({"SETTINGS": settings, "DEMO": True})
-    print(f"wash-ops demo: open http://{args.host}:{args.port}/ (Ctrl+C stops it)", flush=True)
-    app.run(host=args.host, port=args.port, use_reloader=False)
+    register_map = load_register_map()
+    shift_start = datetime.combine(datetime.now(settings.zone).date(), settings.line.shift_start)
+    engine = make_engine(settings.app.database_url)
+    app = create_app(
+        {
+            "SETTINGS": settings,
+            "DEMO": True,
+            "REGISTER_MAP": register_map,
+            "SESSION_FACTORY": make_session_factory(engine),
+        }
+    )
+    with start_simulator(
+        register_map, "127.0.0.1", 0, time_factor=args.time_factor, start=shift_start
+    ) as line:
+        worker = Worker(
+            settings, register_map, make_session_factory(engine), host=line.host, port=line.port
+        )
+        worker.start()
+        print(
+            f"line simulator on {line.host}:{line.port} (a shift in {16 * 3600 / args.time_factor / 60:.0f} minutes)"
+        )
+        print(f"wash-ops demo: open http://{args.host}:{args.port}/ (Ctrl+C stops it)", flush=True)
+        try:
+            app.run(host=args.host, port=args.port, use_reloader=False)
+        finally:
+            worker.stop()
+    engine.dispose()
     return 0
 
 
