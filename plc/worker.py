@@ -9,6 +9,7 @@ import logging
 import queue
 import signal
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -26,7 +27,7 @@ from wash_ops.telemetry.rollups import prune_raw, roll_up
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 50
-BATCH_WAIT_S = 0.2
+BATCH_WAIT_S = 0.1
 QUEUE_LIMIT = 20_000
 _STOP = object()
 
@@ -73,13 +74,18 @@ class ReadingWriter:
                 return
 
     def _next_batch(self) -> tuple[list[Reading], bool]:
+        """What arrived within BATCH_WAIT_S of the first reading, at most BATCH_SIZE of it."""
         first = self.queue.get()
         if first is _STOP:
             return [], True
         batch = [first]
+        deadline = time.monotonic() + BATCH_WAIT_S
         while len(batch) < BATCH_SIZE:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
             try:
-                item = self.queue.get(timeout=BATCH_WAIT_S)
+                item = self.queue.get(timeout=left)
             except queue.Empty:
                 break
             if item is _STOP:

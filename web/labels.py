@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 
 from wash_ops.accounts.models import OrganisationStatus, Role
 from wash_ops.orders.models import Carrier, OrderStatus, Service
+from wash_ops.telemetry.packml import PackMLState
 
 STATUS_LABELS = {
     OrderStatus.DRAFT: (_l("Draft"), "✎"),
@@ -45,4 +46,25 @@ ORGANISATION_STATUS_LABELS = {
     OrganisationStatus.PENDING: _l("Waiting for approval"),
     OrganisationStatus.APPROVED: _l("Approved"),
     OrganisationStatus.REJECTED: _l("Not approved"),
+}
+
+STATE_LABELS = {
+    PackMLState.UNDEFINED: _l("Unknown"),
+    PackMLState.CLEARING: _l("Clearing"),
+    PackMLState.STOPPED: _l("Stopped"),
+    PackMLState.STARTING: _l("Starting"),
+    PackMLState.IDLE: _l("Idle"),
+    PackMLState.SUSPENDED: _l("Suspended (waiting)"),
+    PackMLState.EXECUTE: _l("Running"),
+    PackMLState.STOPPING: _l("Stopping"),
+    PackMLState.ABORTING: _l("Aborting"),
+    PackMLState.ABORTED: _l("Aborted"),
+    PackMLState.HOLDING: _l("Holding"),
+    PackMLState.HELD: _l("Held"),
+    PackMLState.UNHOLDING: _l("Unholding"),
+    PackMLState.SUSPENDING: _l("Suspending"),
+    PackMLState.UNSUSPENDING: _l("Unsuspending"),
+    PackMLState.RESETTING: _l("Resetting"),
+    PackMLState.COMPLETING: _l("Completing"),
+    PackMLState.COMPLETE: _l("Complete"),
 }

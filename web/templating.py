@@ -15,6 +15,7 @@ from web.labels import (
     ORGANISATION_STATUS_LABELS,
     ROLE_LABELS,
     SERVICE_LABELS,
+    STATE_LABELS,
     STATUS_LABELS,
 )
 
@@ -81,5 +82,6 @@ def init_app(app: Flask) -> None:
         CARRIER_LABELS=CARRIER_LABELS,
         ROLE_LABELS=ROLE_LABELS,
         ORGANISATION_STATUS_LABELS=ORGANISATION_STATUS_LABELS,
+        STATE_LABELS=STATE_LABELS,
     )
     app.context_processor(_context)
