@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import logging
 import os
 import sys
@@ -116,8 +117,6 @@ def _run(args: argparse.Namespace) -> int:
 def _check_config(settings: Settings) -> int:
     shown = settings.model_dump(mode="json")
     shown["app"]["secret_key"] = "(set)" if settings.app.secret_key else "(not set)"
-    import json
-
     print(json.dumps(shown, indent=2, ensure_ascii=False))
     return 0
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import request, session
+from flask import current_app, request, session
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -18,8 +18,6 @@ LANGUAGE_SESSION_KEY = "lang"
 
 
 def select_locale() -> str:
-    from flask import current_app
-
     settings = current_app.config["WASH_OPS_SETTINGS"]
     choice = session.get(LANGUAGE_SESSION_KEY)
     if choice in settings.app.locales:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -299,14 +300,22 @@ def move_pickup_to_earliest_fit(
     fit = fit_of_order(session, settings, order, now)
     if fit.fits or fit.earliest_pickup is None:
         return None
-    local_end = order.pickup_end.astimezone(settings.zone)
-    shift = timedelta(days=(fit.earliest_pickup - local_end.date()).days)
+    zone = settings.zone
+    shift = timedelta(days=(fit.earliest_pickup - order.pickup_end.astimezone(zone).date()).days)
     data = order_input_of(order)
     moved = replace(
-        data, pickup_start=data.pickup_start + shift, pickup_end=data.pickup_end + shift
+        data,
+        pickup_start=_same_local_time_later(data.pickup_start, shift, zone),
+        pickup_end=_same_local_time_later(data.pickup_end, shift, zone),
     )
     update_order(session, settings, actor, order, moved, now)
     return fit.earliest_pickup
+
+
+def _same_local_time_later(moment: datetime, days: timedelta, zone: ZoneInfo) -> datetime:
+    """The same wall-clock time some days later, also across a DST change."""
+    local = moment.astimezone(zone).replace(tzinfo=None) + days
+    return local.replace(tzinfo=zone)
 
 
 # --- status flow ------------------------------------------------------------------------

@@ -146,7 +146,15 @@ def tag_series(
     )
 
 
-def _raw_points(session, line_id, tag, role, start, end, scale) -> list[Point]:
+def _raw_points(
+    session: Session,
+    line_id: int,
+    tag: str,
+    role: TagRole,
+    start: datetime,
+    end: datetime,
+    scale: float,
+) -> list[Point]:
     model = CounterIncrement if role is TagRole.COUNTER else TagSample
     column = model.delta if role is TagRole.COUNTER else model.value
     rows = session.execute(
@@ -157,7 +165,16 @@ def _raw_points(session, line_id, tag, role, start, end, scale) -> list[Point]:
     return [Point(at, value * scale, value * scale, value * scale) for at, value in rows]
 
 
-def _rollup_points(session, line_id, tag, role, resolution, start, end, scale) -> list[Point]:
+def _rollup_points(
+    session: Session,
+    line_id: int,
+    tag: str,
+    role: TagRole,
+    resolution: Resolution,
+    start: datetime,
+    end: datetime,
+    scale: float,
+) -> list[Point]:
     rows = session.execute(
         select(
             TagRollup.bucket, TagRollup.count, TagRollup.total, TagRollup.minimum, TagRollup.maximum

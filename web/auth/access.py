@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from flask import Blueprint, abort, redirect, request, url_for
 from flask_login import UserMixin, current_user
@@ -47,6 +47,3 @@ def home_endpoint(role: Role) -> str:
 
 def domain_user() -> User:
     return current_user.user
-
-
-RoleCheck = Callable[[], object]
