@@ -305,14 +305,14 @@ def move_pickup_to_earliest_fit(
     data = order_input_of(order)
     moved = replace(
         data,
-        pickup_start=_same_local_time_later(data.pickup_start, shift, zone),
-        pickup_end=_same_local_time_later(data.pickup_end, shift, zone),
+        pickup_start=same_local_time_later(data.pickup_start, shift, zone),
+        pickup_end=same_local_time_later(data.pickup_end, shift, zone),
     )
     update_order(session, settings, actor, order, moved, now)
     return fit.earliest_pickup
 
 
-def _same_local_time_later(moment: datetime, days: timedelta, zone: ZoneInfo) -> datetime:
+def same_local_time_later(moment: datetime, days: timedelta, zone: ZoneInfo) -> datetime:
     """The same wall-clock time some days later, also across a DST change."""
     local = moment.astimezone(zone).replace(tzinfo=None) + days
     return local.replace(tzinfo=zone)
