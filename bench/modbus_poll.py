@@ -13,7 +13,9 @@ What it does, in one run:
      device_id=...)`` of the same registers (one call per planned block), nothing decoded;
    each as wall time (median, p99) and as CPU time of the calling thread (``time.thread_time``:
    the simulator's thread is not counted);
-3. runs the real ``Poller.run`` at ``--rate`` Hz (default 10) for ``--duration`` seconds (default
+3. measures the waiting alone for up to 10 s: ``asyncio.wait_for(event.wait(), timeout)`` at the
+   same rate, no Modbus (the CPU any asyncio loop ticking at that rate costs here);
+4. runs the real ``Poller.run`` at ``--rate`` Hz (default 10) for ``--duration`` seconds (default
    60) against the simulator, by default in a subprocess (``python -m wash_ops_cli simulate``) so
    that this process's CPU is the poller's own (``--simulator thread`` keeps it in-process). The
    poller's clock and sink record when each cycle started and ended. It reports:
@@ -26,7 +28,7 @@ What it does, in one run:
      when every wait is counted from the previous start;
    - max lateness and the drift at the end of the run (last start - its due time);
    - CPU used: this process's ``time.process_time`` over the run's wall time, per cycle, and as a
-     ratio to the bare read's CPU per call from step 2; and the simulator's own CPU (from
+     ratio to the bare read's CPU per call from step 2 (the waiting alone from step 3 for scale); and the simulator's own CPU (from
      ``/proc`` for the subprocess, or process minus poller thread in-process).
 
 It prints the figures, the ratio of the poll cycle to the bare read, and a PASS/FAIL line for
@@ -71,6 +73,7 @@ MAX_LATE_SHARE = 0.01  # PASS: at most 1 % of the cycles late ...
 MIN_DONE_SHARE = 0.99  # ... and at least 99 % of the expected cycles done
 STARTUP_S = 15.0
 PURE_REPEAT = 2_000
+IDLE_S = 10.0  # at most this long for the idle reference (the waiting alone)
 
 
 # --- options ------------------------------------------------------------------------------
@@ -311,6 +314,36 @@ class Recorder:
             self.bad += 1
 
 
+@dataclass(frozen=True)
+class IdleFigures:
+    """The poller's waiting alone: the same ``asyncio.wait_for(stop.wait(), timeout)`` at the
+    same rate, no Modbus: what any asyncio loop ticking at that rate costs on this machine."""
+
+    seconds: float
+    ticks: int
+    cpu_s: float
+
+    @property
+    def cpu_per_tick_ms(self) -> float:
+        return self.cpu_s / max(self.ticks, 1) * 1e3
+
+
+def idle_ticks(options: Options) -> IdleFigures:
+    interval = 1 / options.rate
+    seconds = min(options.duration, IDLE_S)
+
+    async def main() -> IdleFigures:
+        stop = asyncio.Event()
+        ticks, cpu, started = 0, time.process_time(), time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            ticks += 1
+        return IdleFigures(time.perf_counter() - started, ticks, time.process_time() - cpu)
+
+    return asyncio.run(main())
+
+
 def polling_run(register_map: RegisterMap, options: Options) -> RunFigures:
     interval = 1 / options.rate
     device = register_map.device.model_copy(update={"poll_interval_s": interval})
@@ -412,13 +445,15 @@ def _cpu_of(pid: int) -> float | None:
 class Report:
     register_map: RegisterMap
     cycle: CycleFigures
+    idle: IdleFigures
     run: RunFigures
 
 
 def run(options: Options) -> Report:
     register_map = load_register_map(environ={})
     cycle = compare_cycle(register_map, options)
-    return Report(register_map, cycle, polling_run(register_map, options))
+    idle = idle_ticks(options)
+    return Report(register_map, cycle, idle, polling_run(register_map, options))
 
 
 # --- printing -----------------------------------------------------------------------------
@@ -495,6 +530,12 @@ def print_report(report: Report, options: Options) -> None:
     print(
         f"  CPU of the poller's thread: {polled.poller_cpu_s:.2f} s = "
         f"{polled.poller_cpu_s / polled.wall_s:.1%}, {poller_per_cycle:.3f} ms per cycle"
+    )
+    idle = report.idle
+    print(
+        f"  (the waiting alone, asyncio.wait_for at {options.rate:g} Hz without Modbus, "
+        f"{idle.seconds:.0f} s: {idle.cpu_per_tick_ms:.3f} ms CPU per tick, "
+        f"{idle.cpu_s / idle.seconds:.1%} of one core)"
     )
     if polled.simulator_cpu_s is not None:
         print(

@@ -3,6 +3,7 @@
 from wash_ops.accounts.models import ApiToken, Organisation, OrganisationStatus, Role, User
 from wash_ops.catalogue.models import CupType, Line, Site
 from wash_ops.db import Base
+from wash_ops.inventory.models import Location, StockBalance, StockMovement, StockState
 from wash_ops.orders.models import (
     Carrier,
     Event,
@@ -40,6 +41,10 @@ __all__ = [
     "CupType",
     "Event",
     "Line",
+    "Location",
+    "StockBalance",
+    "StockMovement",
+    "StockState",
     "Order",
     "OrderLine",
     "OrderStatus",
