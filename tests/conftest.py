@@ -16,9 +16,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wash_ops.accounts.models import Organisation, OrganisationStatus, Role, User
 from wash_ops.accounts.services import create_user
-from wash_ops.catalogue.services import sync_from_settings
+from wash_ops.catalogue.services import active_cup_types, sync_from_settings
 from wash_ops.config import Settings, load_settings
 from wash_ops.db import make_engine, unit_of_work, utcnow
+from wash_ops.inventory.ledger import receive_into_stock
+from wash_ops.inventory.locations import create_location
+from wash_ops.inventory.models import Location, LocationKind
 from wash_ops.migrate import upgrade
 from wash_ops.orders.models import Carrier, Event, Order, Service
 from wash_ops.orders.services import EventInput, OrderInput, create_event, create_order
@@ -26,6 +29,7 @@ from web import create_app
 
 REQUIRE_SERVICES = os.environ.get("WASH_OPS_REQUIRE_SERVICES") == "1"
 PASSWORD = "correct horse battery"
+STOCK_PER_CUP_TYPE = 2_000_000
 
 
 def unavailable(reason: str) -> None:
@@ -194,6 +198,21 @@ def make_user(db: Session, make_organisation) -> Callable[..., User]:
         )
 
     return make
+
+
+@pytest.fixture
+def pool_stock(db: Session) -> Location:
+    """Plenty of clean pool cups of every type, so rental orders can be confirmed."""
+    place = create_location(db, code="TEST-STOCK", name="Test stock", kind=LocationKind.ZONE)
+    for cup_type in active_cup_types(db):
+        receive_into_stock(
+            db,
+            cup_type=cup_type,
+            quantity=STOCK_PER_CUP_TYPE,
+            location=place,
+            reason="stock for tests",
+        )
+    return place
 
 
 def local(settings: Settings, days: int, hour: int) -> datetime:

@@ -15,6 +15,9 @@ from wash_ops.accounts.services import create_user
 from wash_ops.catalogue.services import sync_from_settings
 from wash_ops.db import make_engine, make_session_factory, unit_of_work, utcnow
 from wash_ops.errors import Conflict
+from wash_ops.inventory.ledger import receive_into_stock
+from wash_ops.inventory.locations import create_location
+from wash_ops.inventory.models import LocationKind
 from wash_ops.migrate import upgrade
 from wash_ops.models import Order, OrderStatus, User
 from wash_ops.orders.services import confirm_order, create_event, create_order, submit_order
@@ -37,6 +40,10 @@ def test_simultaneous_confirmations_book_no_more_than_the_capacity(committed_dat
     capacity = settings.line.capacity_per_day
     with unit_of_work(factory) as session:
         sync_from_settings(session, settings)
+        place = create_location(session, code="HAL-A", name="Hal A", kind=LocationKind.ZONE)
+        receive_into_stock(
+            session, cup_type="ECO33", quantity=PLANNERS * capacity, location=place, reason="stock"
+        )
         organisation = Organisation(name="Stadsfeest", status=OrganisationStatus.APPROVED)
         session.add(organisation)
         organiser = create_user(

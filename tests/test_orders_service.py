@@ -11,7 +11,11 @@ from tests.conftest import event_input, order_input
 from wash_ops.accounts.models import Role
 from wash_ops.db import utcnow
 from wash_ops.errors import Conflict, Forbidden, InvalidInput, NotFound
-from wash_ops.orders.models import Event, Order, OrderStatus
+from wash_ops.inventory.ledger import receive_into_stock, verify_ledger
+from wash_ops.inventory.locations import create_location
+from wash_ops.inventory.models import LocationKind, StockMovement
+from wash_ops.inventory.reservations import reserved_by_place
+from wash_ops.orders.models import Event, Order, OrderStatus, Service
 from wash_ops.orders.services import (
     EventInput,
     cancel_order,
@@ -39,7 +43,7 @@ def test_order_shows_quantities_as_crates_rounded_up(db, make_user, make_order):
     assert [change.to_status for change in order.history] == [OrderStatus.DRAFT]
 
 
-def test_full_happy_path_books_the_wash(db, settings, make_user, make_order):
+def test_full_happy_path_books_the_wash(pool_stock, db, settings, make_user, make_order):
     organiser = make_user()
     planner = make_user(Role.PLANNER)
     order = make_order(organiser)
@@ -182,7 +186,7 @@ def test_cancel_keeps_the_reason_and_needs_one(db, make_user, make_order):
     assert order.history[-1].reason == "Event called off"
 
 
-def test_confirmed_order_can_no_longer_be_edited(db, settings, make_user, make_order):
+def test_confirmed_order_can_no_longer_be_edited(pool_stock, db, settings, make_user, make_order):
     organiser = make_user()
     order = make_order(organiser)
     submit_order(db, settings, organiser, order, utcnow())
@@ -205,7 +209,7 @@ def test_unapproved_organisation_cannot_be_confirmed(
 
 
 def test_submit_refuses_a_wash_that_does_not_fit_and_offers_a_date(
-    db, settings, make_user, make_order
+    pool_stock, db, settings, make_user, make_order
 ):
     organiser, planner = make_user(), make_user(Role.PLANNER)
     capacity = settings.line.capacity_per_day
@@ -224,7 +228,9 @@ def test_submit_refuses_a_wash_that_does_not_fit_and_offers_a_date(
     assert submit_order(db, settings, organiser, same_day, utcnow()).fits
 
 
-def test_confirmation_that_would_overbook_is_refused(db, settings, make_user, make_order):
+def test_confirmation_that_would_overbook_is_refused(
+    pool_stock, db, settings, make_user, make_order
+):
     organiser, planner = make_user(), make_user(Role.PLANNER)
     capacity = settings.line.capacity_per_day
     first = make_order(organiser, {"ECO33": capacity * 2}, days=21)
@@ -235,3 +241,52 @@ def test_confirmation_that_would_overbook_is_refused(db, settings, make_user, ma
     with pytest.raises(Conflict, match="does not fit"):
         confirm_order(db, settings, planner, second, utcnow())
     assert second.status is OrderStatus.SUBMITTED
+
+
+def reserved_for(db, order) -> dict[str, int]:
+    """Cups the order holds reserved, per cup type code, read back from the ledger."""
+    codes = {line.cup_type_id: line.cup_type.code for line in order.lines}
+    totals: dict[str, int] = {}
+    for (cup_type_id, _location), quantity in reserved_by_place(db, order).items():
+        if quantity:
+            totals[codes[cup_type_id]] = totals.get(codes[cup_type_id], 0) + quantity
+    return totals
+
+
+def test_confirmation_reserves_rental_cups_and_cancellation_releases_them(
+    db, settings, make_user, make_order, pool_stock
+):
+    organiser, planner = make_user(), make_user(Role.PLANNER)
+    order = make_order(organiser, {"ECO33": 4000, "WINE15": 300})
+    submit_order(db, settings, organiser, order, utcnow())
+    confirm_order(db, settings, planner, order, utcnow())
+    assert reserved_for(db, order) == {"ECO33": 4000, "WINE15": 300}
+    cancel_order(db, organiser, order, "Event called off", utcnow())
+    assert reserved_for(db, order) == {}
+    assert verify_ledger(db) == []
+
+
+def test_confirmation_is_refused_as_a_whole_when_pool_cups_are_short(
+    db, settings, make_user, make_order
+):
+    organiser, planner = make_user(), make_user(Role.PLANNER)
+    place = create_location(db, code="SMALL", name="Small stock", kind=LocationKind.ZONE)
+    receive_into_stock(db, cup_type="ECO33", quantity=10_000, location=place, reason="stock")
+    receive_into_stock(db, cup_type="WINE15", quantity=100, location=place, reason="stock")
+    order = make_order(organiser, {"ECO33": 4000, "WINE15": 300})
+    submit_order(db, settings, organiser, order, utcnow())
+    movements_before = db.scalar(select(func.count()).select_from(StockMovement))
+    with pytest.raises(Conflict) as caught:
+        confirm_order(db, settings, planner, order, utcnow())
+    assert "WINE15" in str(caught.value) and "200 short" in str(caught.value)
+    assert order.status is OrderStatus.SUBMITTED
+    assert db.scalar(select(func.count()).select_from(StockMovement)) == movements_before
+
+
+def test_washing_own_cups_needs_no_pool_stock(db, settings, make_user, make_order):
+    organiser, planner = make_user(), make_user(Role.PLANNER)
+    order = make_order(organiser, {"ECO33": 4000}, service=Service.WASH_OWN)
+    submit_order(db, settings, organiser, order, utcnow())
+    confirm_order(db, settings, planner, order, utcnow())
+    assert order.status is OrderStatus.CONFIRMED
+    assert reserved_for(db, order) == {}

@@ -25,7 +25,7 @@ def office(client, planner):
 
 
 @pytest.fixture
-def submitted(db, settings, make_user, make_order):
+def submitted(db, settings, make_user, make_order, pool_stock):
     organiser = make_user(Role.ORGANISER)
     order = make_order(organiser, {"ECO50": 6000})
     submit_order(db, settings, organiser, order, utcnow())
@@ -71,7 +71,7 @@ def test_confirming_twice_is_a_clear_conflict(office, db, submitted):
 
 
 def test_unapproved_organisation_is_approved_before_confirmation(
-    office, db, settings, make_organisation, make_user, make_order
+    pool_stock, office, db, settings, make_organisation, make_user, make_order
 ):
     organisation = make_organisation("Nieuw Festival", approved=False)
     organiser = make_user(Role.ORGANISER, organisation=organisation)

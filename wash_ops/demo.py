@@ -10,11 +10,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wash_ops.accounts.models import OrganisationStatus, Role, User
+from wash_ops.accounts.models import Organisation, OrganisationStatus, Role, User
 from wash_ops.accounts.services import Registration, create_user, register_organiser
-from wash_ops.catalogue.services import sync_from_settings
+from wash_ops.catalogue.services import active_cup_types, sync_from_settings
 from wash_ops.config import Settings
 from wash_ops.errors import Conflict
+from wash_ops.inventory.ledger import receive_into_stock
+from wash_ops.inventory.locations import create_location, location_by_code
+from wash_ops.inventory.models import Location, LocationKind, StockState
 from wash_ops.orders.models import Carrier, Service
 from wash_ops.orders.services import (
     EventInput,
@@ -76,6 +79,11 @@ ORGANISATIONS = [
     ),
 ]
 
+# Clean pool cups in the warehouse at the start of the demo, per cup type code.
+POOL_STOCK = {"ECO25": 40_000, "ECO33": 80_000, "ECO50": 30_000, "WINE15": 6_000, "COCK30": 10_000}
+RACKS, PALLETS_PER_RACK, PALLET_CRATES = 4, 6, 100
+CUSTOMER_STORED = ("ECO33", 2_400)
+
 # (status to reach, cups per cup type code) for each demo order, cycling over the events.
 ORDER_PLAN = [
     ("confirmed", {"ECO33": 12000, "ECO50": 4000}),
@@ -114,12 +122,16 @@ def seed_demo(
         for role, email, name in STAFF
     }
     planner = staff[Role.PLANNER]
+    pallets = _demo_warehouse(session)
+    _demo_pool_stock(session, pallets, planner)
     events = []
     for org_name, email, name, status, event_specs in ORGANISATIONS:
         organiser = register_organiser(session, Registration(org_name, name, email, DEMO_PASSWORD))
         organisation = organiser.organisation
         assert organisation is not None
         organisation.status = status
+        if not events:
+            _demo_customer_cups(session, organisation, planner)
         for index, (event_name, postcode) in enumerate(event_specs):
             events.append(
                 (
@@ -139,6 +151,66 @@ def seed_demo(
     logins = [DemoLogin(role, email, DEMO_PASSWORD) for role, email, _name in STAFF]
     logins.insert(0, DemoLogin(Role.ORGANISER, ORGANISATIONS[0][1], DEMO_PASSWORD))
     return logins
+
+
+def _demo_warehouse(session: Session) -> list[Location]:
+    hall = create_location(session, code="HAL-A", name="Hal A", kind=LocationKind.ZONE)
+    pallets = []
+    for rack_number in range(1, RACKS + 1):
+        rack = create_location(
+            session,
+            code=f"A-{rack_number:02d}",
+            name=f"Rek {rack_number}",
+            kind=LocationKind.RACK,
+            parent=hall,
+        )
+        for place in range(1, PALLETS_PER_RACK + 1):
+            pallets.append(
+                create_location(
+                    session,
+                    code=f"A-{rack_number:02d}-{place:02d}",
+                    name=f"Rek {rack_number}, plaats {place}",
+                    kind=LocationKind.PALLET,
+                    parent=rack,
+                    capacity_crates=PALLET_CRATES,
+                )
+            )
+    return pallets
+
+
+def _demo_pool_stock(session: Session, pallets: list[Location], user: User) -> None:
+    """Fill pallet places one cup type at a time, each place up to its crate capacity."""
+    free = iter(pallets)
+    cup_types = {cup.code: cup for cup in active_cup_types(session)}
+    for code, cups in POOL_STOCK.items():
+        cup_type = cup_types[code]
+        per_pallet = PALLET_CRATES * cup_type.cups_per_crate
+        while cups > 0:
+            quantity = min(cups, per_pallet)
+            receive_into_stock(
+                session,
+                cup_type=cup_type,
+                quantity=quantity,
+                location=next(free),
+                reason="opening stock",
+                user=user,
+            )
+            cups -= quantity
+
+
+def _demo_customer_cups(session: Session, organisation: Organisation, user: User) -> None:
+    code, cups = CUSTOMER_STORED
+    place = location_by_code(session, f"A-{RACKS:02d}-{PALLETS_PER_RACK:02d}")
+    receive_into_stock(
+        session,
+        cup_type=code,
+        quantity=cups,
+        location=place,
+        state=StockState.CUSTOMER_STORED,
+        owner_id=organisation.id,
+        reason="stored for the customer",
+        user=user,
+    )
 
 
 def _demo_event(session, settings, organiser, name, postcode, now, index, rng):

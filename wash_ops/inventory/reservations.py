@@ -148,6 +148,13 @@ def release_reservation(
 ) -> list[StockMovement]:
     """Give the order's reserved cups back to the clean pool where they stand."""
     _require_office(user)
+    return release_for_cancellation(session, order, user, at)
+
+
+def release_for_cancellation(
+    session: Session, order: Order, user: User, at: datetime | None = None
+) -> list[StockMovement]:
+    """The release that cancelling an order implies; the cancellation checked who may do it."""
     _lock_order(session, order)
     reserved = reserved_by_place(session, order)
     lines = [

@@ -15,6 +15,7 @@ from wash_ops.catalogue.services import cup_types_by_code, main_line
 from wash_ops.config import Settings
 from wash_ops.errors import N_, Conflict, Forbidden, NotFound, Problems
 from wash_ops.geo.places import distance_km, find_place
+from wash_ops.inventory.reservations import release_for_cancellation, reserve_for_order
 from wash_ops.orders.models import (
     Carrier,
     Event,
@@ -339,7 +340,8 @@ def submit_order(
 def confirm_order(
     session: Session, settings: Settings, actor: User, order: Order, now: datetime
 ) -> Fit:
-    """Book the order's wash into the line's days; refused when that would overbook."""
+    """Book the order's wash into the line's days and reserve its rental cups; refused as a
+    whole when that would overbook the line or when clean pool cups are short."""
     _require_office(actor)
     _check_transition(order, OrderStatus.CONFIRMED)
     if not order.organisation.approved:
@@ -351,6 +353,8 @@ def confirm_order(
     fit = fit_of_order(session, settings, order, now)
     if not fit.fits:
         raise _shortfall(fit)
+    if order.service is Service.RENT_AND_WASH:
+        reserve_for_order(session, order, actor, now)
     _move(order, OrderStatus.CONFIRMED, actor)
     session.flush()
     return fit
@@ -369,7 +373,10 @@ def cancel_order(session: Session, actor: User, order: Order, reason: str, now: 
         if order.status is OrderStatus.CONFIRMED and order.delivery_start <= now:
             raise Conflict(N_("Delivery has started: call the office to cancel this order."))
     _check_transition(order, OrderStatus.CANCELLED)
-    _move(order, OrderStatus.CANCELLED, actor, _reason(reason))
+    reason = _reason(reason)
+    if order.status is OrderStatus.CONFIRMED and order.service is Service.RENT_AND_WASH:
+        release_for_cancellation(session, order, actor, now)
+    _move(order, OrderStatus.CANCELLED, actor, reason)
     session.flush()
 
 
