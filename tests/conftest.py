@@ -29,7 +29,7 @@ from web import create_app
 
 REQUIRE_SERVICES = os.environ.get("WASH_OPS_REQUIRE_SERVICES") == "1"
 PASSWORD = "correct horse battery"
-STOCK_PER_CUP_TYPE = 2_000_000
+STOCK_PER_CUP_TYPE = 500_000
 
 
 def unavailable(reason: str) -> None:

@@ -252,3 +252,16 @@ def test_open_redirect_after_login_is_ignored(client, organiser):
         data={"email": organiser.email, "password": "correct horse battery"},
     )
     assert response.headers["Location"] == "/organiser/orders"
+
+
+def test_order_page_says_whether_the_pool_has_the_cups(
+    signed_in, db, organiser, make_order, pool_stock
+):
+    signed_in.get("/language/en")
+    fits = make_order(organiser, {"ECO33": 4000})
+    assert "Enough clean pool cups" in signed_in.get(f"/organiser/orders/{fits.id}").get_data(
+        as_text=True
+    )
+    too_many = make_order(organiser, {"WINE15": 1_000_000})
+    page = signed_in.get(f"/organiser/orders/{too_many.id}").get_data(as_text=True)
+    assert "Not enough clean pool cups" in page and "1,000,000 asked" in page

@@ -8,6 +8,7 @@ from wash_ops.accounts.models import Organisation, OrganisationStatus, Role
 from wash_ops.accounts.services import review_organisation
 from wash_ops.catalogue.services import main_line
 from wash_ops.errors import DomainError
+from wash_ops.inventory.promises import pool_check
 from wash_ops.orders.models import OrderStatus
 from wash_ops.orders.services import (
     cancel_order,
@@ -67,11 +68,13 @@ def _render_order(found, status: int = 200, problem: str | None = None):
     fit = None
     if found.status in (OrderStatus.DRAFT, OrderStatus.SUBMITTED) and found.wash_cups:
         fit = fit_of_order(db_session(), settings(), found, now())
+    checks = pool_check(db_session(), settings(), found, now())
     return (
         render_template(
             "office/order_detail.html",
             order=found,
             fit=fit,
+            pool_checks=checks,
             shortfall=problem,
             action_form=EmptyForm(),
             cancel_form=ReasonForm(prefix="cancel"),

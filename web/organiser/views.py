@@ -9,6 +9,7 @@ from wash_ops.accounts.models import Role
 from wash_ops.accounts.services import api_tokens_of, issue_api_token, revoke_api_token
 from wash_ops.catalogue.services import active_cup_types
 from wash_ops.errors import DomainError, InvalidInput
+from wash_ops.inventory.promises import pool_check
 from wash_ops.orders.models import OrderStatus
 from wash_ops.orders.services import (
     CapacityShortfall,
@@ -98,11 +99,13 @@ def _render_order(found, status: int = 200, shortfall: str | None = None):
     fit = None
     if found.status in (OrderStatus.DRAFT, OrderStatus.SUBMITTED) and found.wash_cups:
         fit = fit_of_order(db_session(), settings(), found, now())
+    checks = pool_check(db_session(), settings(), found, now())
     return (
         render_template(
             "organiser/order_detail.html",
             order=found,
             fit=fit,
+            pool_checks=checks,
             shortfall=shortfall,
             action_form=EmptyForm(),
             cancel_form=ReasonForm(prefix="cancel"),
