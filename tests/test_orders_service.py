@@ -11,9 +11,10 @@ from tests.conftest import event_input, order_input
 from wash_ops.accounts.models import Role
 from wash_ops.db import utcnow
 from wash_ops.errors import Conflict, Forbidden, InvalidInput, NotFound
+from wash_ops.inventory.journey import load_order
 from wash_ops.inventory.ledger import receive_into_stock, verify_ledger
 from wash_ops.inventory.locations import create_location
-from wash_ops.inventory.models import LocationKind, StockMovement
+from wash_ops.inventory.models import LocationKind, StockMovement, StockState
 from wash_ops.inventory.reservations import reserved_by_place
 from wash_ops.orders.models import Event, Order, OrderStatus, Service
 from wash_ops.orders.services import (
@@ -290,3 +291,19 @@ def test_washing_own_cups_needs_no_pool_stock(db, settings, make_user, make_orde
     confirm_order(db, settings, planner, order, utcnow())
     assert order.status is OrderStatus.CONFIRMED
     assert reserved_for(db, order) == {}
+
+
+def test_cancelling_a_loaded_order_puts_its_cups_back(
+    db, settings, make_user, make_order, pool_stock
+):
+    organiser, planner = make_user(), make_user(Role.PLANNER)
+    order = make_order(organiser, {"ECO33": 4000})
+    submit_order(db, settings, organiser, order, utcnow())
+    confirm_order(db, settings, planner, order, utcnow())
+    load_order(db, order, planner, {"ECO33": 4000})
+    assert reserved_for(db, order) == {}
+    cancel_order(db, planner, order, "Storm warning: event cancelled", utcnow())
+    assert order.status is OrderStatus.CANCELLED
+    loaded = {key: n for key, n in reserved_by_place(db, order, StockState.LOADED).items() if n}
+    assert loaded == {}
+    assert verify_ledger(db) == []

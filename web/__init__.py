@@ -93,13 +93,16 @@ def _register_blueprints(app: Flask) -> None:
     from web.api import init_api
     from web.auth.views import bp as auth_bp
     from web.courier.views import bp as courier_bp
+    from web.office import receiving  # noqa: F401 - adds its routes to the office blueprint
     from web.office.views import bp as office_bp
     from web.organiser.views import bp as organiser_bp
+    from web.stock.views import bp as stock_bp
     from web.supervisor.views import bp as supervisor_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(organiser_bp, url_prefix="/organiser")
     app.register_blueprint(office_bp, url_prefix="/office")
+    app.register_blueprint(stock_bp, url_prefix="/stock")
     app.register_blueprint(supervisor_bp, url_prefix="/line")
     app.register_blueprint(courier_bp, url_prefix="/courier")
     init_api(app)

@@ -23,6 +23,7 @@ NAVIGATION = {
     Role.ORGANISER: [
         ("organiser.orders", _l("My orders")),
         ("organiser.new_order", _l("New order")),
+        ("inventory.mine", _l("My stored cups")),
         ("organiser.tokens", _l("API access")),
     ],
     Role.PLANNER: [
@@ -30,6 +31,7 @@ NAVIGATION = {
         ("office.all_orders", _l("All orders")),
         ("office.calendar", _l("Capacity calendar")),
         ("office.organisations", _l("Organisations")),
+        ("inventory.overview", _l("Stock")),
     ],
     Role.SUPERVISOR: [("supervisor.home", _l("The line today"))],
     Role.COURIER: [("courier.home", _l("My trips"))],

@@ -154,19 +154,22 @@ def release_reservation(
 def release_for_cancellation(
     session: Session, order: Order, user: User, at: datetime | None = None
 ) -> list[StockMovement]:
-    """The release that cancelling an order implies; the cancellation checked who may do it."""
+    """The release that cancelling an order implies (the cancellation checked who may do it):
+    reserved and loaded cups go back to the clean pool where they stand."""
     _lock_order(session, order)
-    reserved = reserved_by_place(session, order)
     lines = [
         _line(
             order_line.cup_type,
             quantity,
-            StockState.RESERVED,
+            state,
             StockState.CLEAN_AVAILABLE,
             session.get_one(Location, location_id),
         )
+        for state in (StockState.RESERVED, StockState.LOADED)
         for order_line in order.lines
-        for (cup_type_id, location_id), quantity in sorted(reserved.items())
+        for (cup_type_id, location_id), quantity in sorted(
+            reserved_by_place(session, order, state).items()
+        )
         if cup_type_id == order_line.cup_type_id and quantity > 0
     ]
     if not lines:
@@ -214,20 +217,22 @@ def cups_out_by_order(
     return {key: quantity for key, quantity in totals.items() if quantity > 0}
 
 
-def reserved_by_place(session: Session, order: Order) -> dict[tuple[int, int], int]:
-    """Reserved pool cups of the order per (cup type id, location id), from the ledger."""
+def reserved_by_place(
+    session: Session, order: Order, state: StockState = StockState.RESERVED
+) -> dict[tuple[int, int], int]:
+    """Pool cups the order holds in ``state`` per (cup type id, location id), from the ledger."""
     totals: dict[tuple[int, int], int] = defaultdict(int)
     sides = (
         (StockMovement.to_state, StockMovement.to_location_id, 1),
         (StockMovement.from_state, StockMovement.from_location_id, -1),
     )
-    for state, location, sign in sides:
+    for state_column, location, sign in sides:
         rows = session.execute(
             select(StockMovement.cup_type_id, location, func.sum(StockMovement.quantity))
             .where(
                 StockMovement.order_id == order.id,
                 StockMovement.owner_id.is_(None),
-                state == StockState.RESERVED,
+                state_column == state,
             )
             .group_by(StockMovement.cup_type_id, location)
         )

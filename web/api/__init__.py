@@ -19,7 +19,7 @@ class WashOpsApi(Api):
 
 
 def init_api(app: Flask) -> None:
-    from web.api import capacity, catalogue, events, line, orders
+    from web.api import capacity, catalogue, events, line, orders, stock
 
     api = WashOpsApi(
         app,
@@ -33,6 +33,7 @@ def init_api(app: Flask) -> None:
         blueprint = module.blp
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint, url_prefix=f"/api/v1/{blueprint.name}")
+    stock.register(api)
 
     @app.route("/api/v1/docs")
     def api_docs():
