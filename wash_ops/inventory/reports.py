@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from wash_ops.catalogue.models import CupType
 from wash_ops.errors import N_, InvalidInput, Problems
@@ -21,6 +21,7 @@ from wash_ops.inventory.models import (
     StockMovement,
     StockState,
 )
+from wash_ops.inventory.queries import MovementFilter, count_movements, find_movements
 
 MAX_PAGE = 500
 POOL_OWNER = "pool"
@@ -97,39 +98,16 @@ def stock_movements(
     if offset < 0:
         problems.add("offset", N_("The offset cannot be negative."))
     problems.raise_if_any()
-    conditions: list[ColumnElement[bool]] = []
-    if cup is not None:
-        conditions.append(StockMovement.cup_type_id == cup.id)
-    if state is not None:
-        conditions.append(or_(StockMovement.from_state == state, StockMovement.to_state == state))
-    if place is not None:
-        conditions.append(
-            or_(
-                StockMovement.from_location_id == place.id,
-                StockMovement.to_location_id == place.id,
-            )
-        )
-    if order_id is not None:
-        conditions.append(StockMovement.order_id == order_id)
-    if since is not None:
-        conditions.append(StockMovement.at >= since)
-    if until is not None:
-        conditions.append(StockMovement.at < until)
-    total = session.scalar(select(func.count()).select_from(StockMovement).where(*conditions))
-    items = session.scalars(
-        select(StockMovement)
-        .where(*conditions)
-        .options(
-            selectinload(StockMovement.cup_type),
-            selectinload(StockMovement.from_location),
-            selectinload(StockMovement.to_location),
-            selectinload(StockMovement.order),
-        )
-        .order_by(StockMovement.at.desc(), StockMovement.id.desc())
-        .limit(limit)
-        .offset(offset)
+    wanted = MovementFilter(
+        cup_type=cup.code if cup is not None else None,
+        state=state,
+        location=place.code if place is not None else None,
+        order_id=order_id,
+        since=since,
+        until=until,
     )
-    return MovementPage(int(total or 0), limit, offset, list(items))
+    items = find_movements(session, wanted, offset=offset, limit=limit)
+    return MovementPage(count_movements(session, wanted), limit, offset, items)
 
 
 def storage_places(session: Session) -> list[Location]:
