@@ -10,6 +10,7 @@ from tests.conftest import login
 from wash_ops.accounts.models import Role
 from wash_ops.errors import Conflict, Forbidden, InvalidInput
 from wash_ops.inventory.journey import (
+    close_order,
     cup_report,
     deliver_order,
     load_order,
@@ -103,7 +104,7 @@ def statuses(order) -> list[OrderStatus]:
 # --- one order from reservation to clean stock again ---------------------------------------
 
 
-def test_one_order_from_reservation_to_clean_stock_checking_every_balance(
+def test_one_order_from_reservation_to_closed_checking_every_balance(
     db, warehouse, planner, courier, make_user, make_order
 ):
     stocked(db)
@@ -225,6 +226,33 @@ def test_one_order_from_reservation_to_clean_stock_checking_every_balance(
     # nothing disappeared: every cup that came in is somewhere in the ledger
     assert sum(balances_now(db).values()) == 5600
     assert cup_report(db, order).total_cents == report.total_cents
+    before_closing = balances_now(db)
+    close_order(db, order, planner)
+    assert statuses(order)[-4:] == [
+        OrderStatus.RECEIVED,
+        OrderStatus.WASHING,
+        OrderStatus.WASHED,
+        OrderStatus.CLOSED,
+    ]
+    assert balances_now(db) == before_closing
+    assert verify_ledger(db) == []
+
+
+def test_an_order_with_cups_still_dirty_cannot_be_closed(
+    db, warehouse, planner, make_user, make_order
+):
+    stocked(db)
+    order = confirmed_order(db, make_user, make_order, {"ECO50": 600})
+    reserve_for_order(db, order, planner)
+    load_order(db, order, planner)
+    deliver_order(db, order, planner)
+    receive_returns(
+        db, order, planner, returned={"ECO50": 600}, broken={}, foreign_crates=0, location="A"
+    )
+    history = len(order.history)
+    with pytest.raises(Conflict, match="still has cups"):
+        close_order(db, order, planner)
+    assert order.status is OrderStatus.RECEIVED and len(order.history) == history
 
 
 def test_an_organiser_who_brings_the_cups_back_is_received_from_the_event(

@@ -49,10 +49,12 @@ from wash_ops.inventory.models import (
     StockMovement,
     StockState,
 )
+from wash_ops.inventory.reservations import cups_out
 from wash_ops.orders.models import Order, OrderStatus, OrderStatusChange, Service
 from wash_ops.orders.services import ALLOWED_TRANSITIONS
 
 FIELD_ROLES = OFFICE_ROLES | {Role.COURIER}
+CLOSABLE = frozenset({OrderStatus.RECEIVED, OrderStatus.WASHING, OrderStatus.WASHED})
 CUSTOMER_SERVICES = frozenset({Service.WASH_OWN, Service.STORE_OWN})
 RECEIVABLE = frozenset({OrderStatus.AT_EVENT, OrderStatus.PICKED_UP})
 BEFORE_DELIVERY = frozenset(
@@ -569,6 +571,18 @@ def _foreign_crates(session: Session, order: Order) -> int:
 def receiving_counts(session: Session, order: Order) -> dict[CupType, int]:
     """Pool cups per cup type the order still has out (at the event or on the way back)."""
     return _totals(_held(session, order, StockState.DIRTY_IN_TRANSIT, StockState.AT_EVENT))
+
+
+def close_order(session: Session, order: Order, user: User, at: datetime | None = None) -> None:
+    """Close a received rental order once every cup it took is back in the clean pool or
+    written off; the status walks through washing and washed to closed."""
+    _start(session, order, user, OFFICE_ROLES, CLOSABLE)
+    if cups_out(session, order):
+        raise Conflict(N_("This order still has cups on their way or waiting to be washed."))
+    for target in (OrderStatus.WASHING, OrderStatus.WASHED, OrderStatus.CLOSED):
+        if order.status is not target and order.status is not OrderStatus.CLOSED:
+            advance_status(order, target, user, at=at)
+    session.flush()
 
 
 def can_receive(order: Order) -> bool:
