@@ -20,7 +20,12 @@ from wash_ops.telemetry.models import (
     TagSample,
 )
 from wash_ops.telemetry.packml import PackMLState
-from wash_ops.telemetry.queries import choose_resolution, line_status, tag_series
+from wash_ops.telemetry.queries import (
+    choose_resolution,
+    line_status,
+    tag_series,
+    time_in_states,
+)
 from wash_ops.telemetry.register_map import load_register_map
 from wash_ops.telemetry.rollups import prune_raw, roll_up
 
@@ -109,6 +114,12 @@ def test_state_history(db, line, feed):
         .where(StatePeriod.line_id == line.id)
         .order_by(StatePeriod.started_at)
     ).all()
+    spent = time_in_states(db, line.id, T0, T0 + timedelta(minutes=10))
+    assert spent == {
+        PackMLState.STOPPED: timedelta(minutes=5),
+        PackMLState.EXECUTE: timedelta(minutes=4),
+        PackMLState.HELD: timedelta(minutes=1),
+    }
     assert [(s, end - start if end else None) for s, start, end in periods] == [
         (2, timedelta(minutes=5)),
         (6, timedelta(minutes=4)),

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from wash_ops.errors import N_, InvalidInput
@@ -17,6 +17,7 @@ from wash_ops.telemetry.models import (
     CounterIncrement,
     LineLive,
     Resolution,
+    StatePeriod,
     TagRollup,
     TagSample,
 )
@@ -195,3 +196,26 @@ def _rollup_points(
         else:
             points.append(Point(bucket, total / count, minimum, maximum))
     return points
+
+
+def time_in_states(
+    session: Session, line_id: int, start: datetime, end: datetime
+) -> dict[PackMLState, timedelta]:
+    """How long the line spent in each PackML state between start and end (an open period
+    counts up to ``end``; undefined is time without fresh data)."""
+    if end <= start:
+        raise InvalidInput(N_("The end must come after the start."), "end")
+    periods = session.execute(
+        select(StatePeriod.state, StatePeriod.started_at, StatePeriod.ended_at).where(
+            StatePeriod.line_id == line_id,
+            StatePeriod.started_at < end,
+            or_(StatePeriod.ended_at.is_(None), StatePeriod.ended_at > start),
+        )
+    )
+    spent: dict[PackMLState, timedelta] = {}
+    for state, started_at, ended_at in periods:
+        overlap = min(ended_at or end, end) - max(started_at, start)
+        if overlap > timedelta(0):
+            key = PackMLState.of(state)
+            spent[key] = spent.get(key, timedelta(0)) + overlap
+    return spent
