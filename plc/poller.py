@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -47,6 +48,7 @@ class Poller:
         self.clock = clock
         self.blocks = plan_reads(register_map)
         self.cycles = 0
+        self.connects = 0
         self.connected = False
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -55,23 +57,25 @@ class Poller:
             self.host, port=self.port, timeout=self.device.timeout_s, retries=0, reconnect_delay=0
         )
         backoff = BACKOFF_START_S
+        interval = self.device.poll_interval_s
+        due = time.monotonic()
         try:
             while not stop.is_set():
-                started = time.monotonic()
                 if not client.connected and not await self._connect(client):
                     self._emit(
                         Reading.failed(self.clock(), f"cannot connect to {self.host}:{self.port}")
                     )
                     await _wait(stop, backoff)
                     backoff = min(backoff * 2, BACKOFF_MAX_S)
+                    due = time.monotonic()
                     continue
                 backoff = BACKOFF_START_S
                 reading = await self.read_once(client)
                 self._emit(reading)
                 if reading.quality is Quality.BAD and not client.connected:
                     self._lost(reading.error)
-                elapsed = time.monotonic() - started
-                await _wait(stop, max(0.0, self.device.poll_interval_s - elapsed))
+                due = next_tick(due, interval, time.monotonic())
+                await _wait(stop, due - time.monotonic())
         finally:
             client.close()
 
@@ -81,6 +85,8 @@ class Poller:
         except (ModbusException, OSError) as error:
             log.debug("connect failed: %s", error)
             ok = False
+        if ok:
+            self.connects += 1
         if ok and not self.connected:
             log.info("connected to PLC at %s:%s", self.host, self.port)
         self.connected = bool(ok)
@@ -126,9 +132,18 @@ def _reader(client: AsyncModbusTcpClient, table: Table) -> Callable:
     }[table]
 
 
+def next_tick(due: float, interval: float, now: float) -> float:
+    """The next start on a fixed grid, so that waits never add up to drift; ticks that an
+    overrun missed are skipped rather than read in a burst."""
+    due += interval
+    if now > due:
+        due += math.ceil((now - due) / interval) * interval
+    return due
+
+
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
+        await asyncio.wait_for(stop.wait(), timeout=max(0.0, seconds))
 
 
 __all__ = ["Poller", "ReadBlock", "Sink"]

@@ -106,3 +106,11 @@ def test_bad_maps_are_refused_naming_the_tag(raw_map, change, named):
     with pytest.raises(ConfigError) as caught:
         parse_register_map(raw_map)
     assert named in str(caught.value)
+
+
+def test_poll_ticks_stay_on_a_fixed_grid():
+    from plc.poller import next_tick
+
+    assert next_tick(10.0, 0.1, 10.05) == pytest.approx(10.1)  # on time: the next grid point
+    assert next_tick(10.0, 0.1, 10.101) == pytest.approx(10.2)  # waits overshoot: no drift
+    assert next_tick(10.0, 0.1, 10.35) == pytest.approx(10.4)  # an overrun skips missed ticks
