@@ -27,9 +27,10 @@ What it does, in one run:
      start + one interval) is printed too: it shows jitter without the drift that builds up
      when every wait is counted from the previous start;
    - max lateness and the drift at the end of the run (last start - its due time);
-   - CPU used: this process's ``time.process_time`` over the run's wall time, per cycle, and as a
-     ratio to the bare read's CPU per call from step 2 (the waiting alone from step 3 for scale); and the simulator's own CPU (from
-     ``/proc`` for the subprocess, or process minus poller thread in-process).
+   - CPU used: this process's ``time.process_time`` over the run's wall time and per cycle; the
+     poller thread's ``time.thread_time`` per cycle, as a ratio to the bare read's CPU per call
+     from step 2 and to the waiting alone from step 3; and the simulator's own CPU (from
+     ``/proc`` for the subprocess, or the process minus the poller's thread in-process).
 
 It prints the figures, the ratio of the poll cycle to the bare read, and a PASS/FAIL line for
 "at 10 Hz, no more than 1 % of the cycles start late, and at least 99 % of the expected cycles
@@ -523,19 +524,20 @@ def print_report(report: Report, options: Options) -> None:
     per_cycle = polled.process_cpu_s / max(polled.done, 1) * 1e3
     print(
         f"  CPU of this process: {polled.process_cpu_s:.2f} s in {polled.wall_s:.1f} s = "
-        f"{polled.process_cpu_s / polled.wall_s:.1%} of one core, {per_cycle:.3f} ms per cycle "
-        f"(x{per_cycle / bare.cpu_mean:.2f} a bare read's CPU)"
+        f"{polled.process_cpu_s / polled.wall_s:.1%} of one core, {per_cycle:.3f} ms per cycle"
     )
+    idle = report.idle
     poller_per_cycle = polled.poller_cpu_s / max(polled.done, 1) * 1e3
     print(
         f"  CPU of the poller's thread: {polled.poller_cpu_s:.2f} s = "
-        f"{polled.poller_cpu_s / polled.wall_s:.1%}, {poller_per_cycle:.3f} ms per cycle"
+        f"{polled.poller_cpu_s / polled.wall_s:.1%} of one core, {poller_per_cycle:.3f} ms per "
+        f"cycle (x{poller_per_cycle / bare.cpu_mean:.2f} a bare read's CPU in step 2, "
+        f"x{poller_per_cycle / idle.cpu_per_tick_ms:.2f} the waiting alone)"
     )
-    idle = report.idle
     print(
-        f"  (the waiting alone, asyncio.wait_for at {options.rate:g} Hz without Modbus, "
+        f"  the waiting alone, asyncio.wait_for at {options.rate:g} Hz without Modbus for "
         f"{idle.seconds:.0f} s: {idle.cpu_per_tick_ms:.3f} ms CPU per tick, "
-        f"{idle.cpu_s / idle.seconds:.1%} of one core)"
+        f"{idle.cpu_s / idle.seconds:.1%} of one core"
     )
     if polled.simulator_cpu_s is not None:
         print(

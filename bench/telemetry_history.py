@@ -20,7 +20,7 @@ What it does, in one run:
    on PostgreSQL it then runs ``VACUUM ANALYZE``, the state autovacuum reaches after a bulk
    load (SQLite is left as the application leaves it: no ``ANALYZE``);
 3. times, interleaved ``--repeat`` times, each round in a fresh session whose connection is
-   taken before the clock starts:
+   taken and whose transaction is begun (``SELECT 1``) before the clock starts:
    - **the reference**: a primary-key read, ``session.get(TagRollup, pk)`` of one minute roll-up;
    - ``line_status`` (what the line screen polls);
    - ``tag_series`` with ``resolution="auto"`` over the last day (a gauge and a counter: 1,440
@@ -610,11 +610,11 @@ def time_queries(
     factory: sessionmaker[Session], reference: Query, others: list[Query], repeat: int
 ) -> QueryFigures:
     """Interleave the reference and the queries, a fresh session per round (a request); the
-    session's connection is taken before the clock starts."""
+    session's connection is taken and its transaction begun before the clock starts."""
     figures = QueryFigures(Timing(reference.label), [Timing(query.label) for query in others])
     for _ in range(repeat):
         with factory() as session:
-            session.connection()
+            session.execute(select(1))  # checks out the connection and begins (PostgreSQL)
             figures.reference.rows = timed(figures.reference, partial(reference.run, session))
             for timing, query in zip(figures.timings, others, strict=True):
                 timing.rows = timed(timing, partial(query.run, session))
