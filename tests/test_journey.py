@@ -654,3 +654,37 @@ def test_the_organiser_sees_the_cup_report_of_their_order(db, client, planner, a
     assert "€6.00" in page and "€12.00" in page
     assert "Crates that are not ours, counted at receipt: 2" in page
     assert "/receive" not in page
+
+
+def test_the_office_receives_a_customers_own_cups(
+    db, office_client, warehouse, make_user, make_order
+):
+    order = confirmed_order(db, make_user, make_order, {"ECO33": 800}, service=Service.WASH_OWN)
+    page = office_client.get(f"/office/orders/{order.id}").get_data(as_text=True)
+    assert f"/office/orders/{order.id}/receive-own" in page
+    before = written(db, order)
+    bad = office_client.post(
+        f"/office/orders/{order.id}/receive-own", data={"received_ECO33": "-4", "location": "IN"}
+    )
+    assert bad.status_code == 422 and written(db, order) == before
+    response = office_client.post(
+        f"/office/orders/{order.id}/receive-own", data={"received_ECO33": "790", "location": "IN"}
+    )
+    assert response.status_code == 302
+    db.refresh(order)
+    assert order.status is OrderStatus.RECEIVED
+    assert balances_now(db) == {("ECO33", "own", S.RECEIVED_DIRTY, "IN"): 790}
+    assert verify_ledger(db) == []
+
+
+def test_a_rental_order_has_no_customer_cups_to_receive(
+    db, office_client, warehouse, make_user, make_order
+):
+    order = confirmed_order(db, make_user, make_order, {"ECO33": 800})
+    before = written(db, order)
+    response = office_client.post(
+        f"/office/orders/{order.id}/receive-own", data={"received_ECO33": "10", "location": "IN"}
+    )
+    assert response.status_code == 409
+    assert "no cups of the customer" in response.get_data(as_text=True)
+    assert written(db, order) == before

@@ -22,6 +22,7 @@ from wash_ops.inventory.journey import (
     CupReport,
     can_receive,
     cup_report,
+    receive_customer_cups,
     receive_returns,
     receiving_counts,
 )
@@ -145,3 +146,64 @@ def order_can_receive(order: Order) -> bool:
 @bp.app_template_filter("euro")
 def euro(cents: int) -> str:
     return format_currency(Decimal(cents) / 100, "EUR")
+
+
+class OwnCupsForm(FlaskForm):
+    location = SelectField(_l("Where the cups go"), validators=[InputRequired()])
+
+
+def own_cups_form_class(cups: list[CupType], language: str) -> type[OwnCupsForm]:
+    """One count per cup type of the order: the customer's cups that arrived."""
+    fields = {
+        f"received_{cup.code}": IntegerField(
+            gettext("%(cup_type)s: received", cup_type=cup.name(language)),
+            validators=[Optional(), NumberRange(min=0)],
+            render_kw={"inputmode": "numeric", "min": 0},
+        )
+        for cup in cups
+    }
+    return type("OwnCupsCountForm", (OwnCupsForm,), fields)
+
+
+@bp.route("/orders/<int:order_id>/receive-own", methods=["GET", "POST"])
+def receive_own(order_id: int):
+    """The customer's own cups arrive to be washed (services wash_own and store_own)."""
+    session = db_session()
+    order = order_for(session, actor(), order_id)
+    cups = sorted((line.cup_type for line in order.lines), key=lambda cup: cup.volume_ml)
+    form = own_cups_form_class(cups, locale())()
+    places = storage_places(session)
+    form.location.choices = [(place.code, f"{place.code} · {place.name}") for place in places]
+    if request.method == "GET":
+        intake = [place.code for place in places if place.kind is LocationKind.INTAKE]
+        form.location.data = intake[0] if intake else None
+    if not form.validate_on_submit():
+        return _own_page(order, form, cups, 422 if request.method == "POST" else 200)
+    counts = {cup.code: form[f"received_{cup.code}"].data for cup in cups}
+    try:
+        receive_customer_cups(
+            session,
+            order,
+            actor(),
+            {code: count for code, count in counts.items() if count},
+            form.location.data or "",
+        )
+    except InvalidInput as error:
+        show_problems(form, error, {f"counts.{cup.code}": f"received_{cup.code}" for cup in cups})
+        return _own_page(order, form, cups, 422)
+    except Conflict as error:
+        return _own_page(order, form, cups, 409, translate(error.first))
+    flash(
+        gettext("The cups of order %(reference)s are received.", reference=order.reference),
+        "success",
+    )
+    return redirect(url_for("office.order", order_id=order.id))
+
+
+def _own_page(order, form, cups, status: int, problem: str | None = None):
+    return (
+        render_template(
+            "office/receive_own.html", order=order, form=form, cups=cups, problem=problem
+        ),
+        status,
+    )
