@@ -214,3 +214,43 @@ def test_pages_fit_their_screen(live_server, new_page, role, path, viewport, nam
         f"{name}: the page is {horizontal_overflow(page)}px wider than the screen"
     )
     audit.assert_clean()
+
+
+def test_office_receiving_pages(live_server, new_page):
+    """The pages where the office books cups coming in: a customer's own cups and a rental
+    order's returns."""
+    from sqlalchemy import select
+
+    from wash_ops.db import make_session_factory
+    from wash_ops.orders.models import Order, OrderStatus, Service
+
+    with make_session_factory(live_server.engine)() as session:
+        own = session.scalar(
+            select(Order.id).where(
+                Order.service.in_((Service.WASH_OWN, Service.STORE_OWN)),
+                Order.status == OrderStatus.CONFIRMED,
+            )
+        )
+        rental = session.scalar(
+            select(Order.id).where(
+                Order.service == Service.RENT_AND_WASH, Order.status == OrderStatus.CONFIRMED
+            )
+        )
+    assert own is not None and rental is not None, "the demo has confirmed orders of both kinds"
+    base, audit, page = live_server.base_url, Audit(), new_page()
+    log_in(page, base, "planner")
+    for path, name in (
+        (f"/office/orders/{own}", "planner-order-own-cups"),
+        (f"/office/orders/{own}/receive-own", "planner-receive-own-cups"),
+    ):
+        response = page.goto(base + path)
+        assert response is not None and response.ok, path
+        audit.check(page, name)
+    page.fill("input[name^='received_']", "500")
+    page.click("main button[type=submit]")
+    assert page.locator(".notice-success").is_visible()
+    audit.check(page, "planner-order-own-cups-received")
+    response = page.goto(f"{base}/office/orders/{rental}/receive")
+    assert response is not None and response.status == 409  # confirmed, not yet delivered
+    audit.check(page, "planner-receive-not-yet")
+    audit.assert_clean()
