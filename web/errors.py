@@ -14,8 +14,10 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from wash_ops.errors import DomainError, Problem
+from wash_ops.inventory.models import LocationKind, StockState
 from wash_ops.orders.models import OrderStatus
 from web.labels import STATUS_LABELS
+from web.stock.states import LOCATION_KIND_LABELS, STOCK_STATE_LABELS
 
 STATUS_BY_CODE = {"invalid": 422, "not_found": 404, "forbidden": 403, "conflict": 409}
 API_PREFIX = "/api/"
@@ -31,6 +33,10 @@ def translate(problem: Problem) -> str:
 def _localise(value: Any) -> Any:
     if isinstance(value, OrderStatus):
         return str(STATUS_LABELS[value][0]).lower()
+    if isinstance(value, StockState):
+        return str(STOCK_STATE_LABELS[value][0]).lower()
+    if isinstance(value, LocationKind):
+        return str(LOCATION_KIND_LABELS[value]).lower()
     if isinstance(value, date):
         return format_date(value, "long")
     if isinstance(value, int) and not isinstance(value, bool):

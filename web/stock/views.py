@@ -23,7 +23,7 @@ from sqlalchemy import select
 from wash_ops.accounts.models import OFFICE_ROLES, Organisation, Role
 from wash_ops.catalogue.models import CupType
 from wash_ops.catalogue.services import active_cup_types
-from wash_ops.errors import Conflict, DomainError, InvalidInput, Problem
+from wash_ops.errors import Conflict, DomainError, InvalidInput
 from wash_ops.inventory.availability import MAX_DAYS, clean_pool_now
 from wash_ops.inventory.availability import availability as available_by_day
 from wash_ops.inventory.counts import count_location
@@ -50,7 +50,7 @@ from wash_ops.orders.models import Order
 from wash_ops.orders.services import order_for
 from web.context import actor, locale, now, settings
 from web.database import db_session
-from web.errors import translate
+from web.forms import show_problems
 from web.stock.forms import (
     ORDER_CODE,
     BadFilter,
@@ -140,7 +140,7 @@ def locations():
                 capacity_crates=form.capacity_crates.data,
             )
         except InvalidInput as error:
-            _show_problems(form, error)
+            show_problems(form, error)
         else:
             flash(gettext("Place %(code)s is added.", code=created.code), "success")
             return redirect(url_for("inventory.location", code=created.code))
@@ -205,7 +205,7 @@ def move():
                 reason=(form.reason.data or "").strip() or "put away",
             )
         except DomainError as error:
-            _show_problems(form, error, MOVE_FIELDS)
+            show_problems(form, error, MOVE_FIELDS)
             status = 409 if isinstance(error, Conflict) else 422
         else:
             flash(
@@ -274,7 +274,7 @@ def count(code: str):
             )
         except InvalidInput as error:
             names = {f"counted.{cup.code}": quantity_field_name(cup) for cup in cup_types}
-            _show_problems(form, error, {**names, "counted": ""})
+            show_problems(form, error, {**names, "counted": ""})
         else:
             _flash_differences(booked, counted, place)
             return redirect(url_for("inventory.location", code=place.code))
@@ -580,30 +580,3 @@ def mine():
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-def _show_problems(
-    form: FlaskForm, error: DomainError, field_names: Mapping[str, str] | None = None
-) -> None:
-    """Attach a service's problems to the form fields they concern (others go on top)."""
-    field_names = field_names or {}
-    for problem in error.problems:
-        name = field_names.get(problem.field or "", problem.field or "")
-        field = form._fields.get(name) if name else None
-        message = _problem_text(problem)
-        if field is None:
-            form.form_errors.append(message)
-        else:
-            field.errors = [*field.errors, message]
-
-
-def _problem_text(problem: Problem) -> str:
-    """The problem in the request's language, with stock states and kinds of place in words."""
-    params = {}
-    for key, value in problem.params.items():
-        if isinstance(value, StockState):
-            value = str(STOCK_STATE_LABELS[value][0]).lower()
-        elif isinstance(value, LocationKind):
-            value = str(LOCATION_KIND_LABELS[value]).lower()
-        params[key] = value
-    return translate(Problem(problem.field, problem.message, params))
