@@ -3,7 +3,7 @@ availability by date and stock counts. Every refusal is checked to have written 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
@@ -436,3 +436,28 @@ def test_a_count_must_be_whole_and_not_negative(db, warehouse, planner, counted)
     with pytest.raises(InvalidInput):
         count_location(db, "NOWHERE", {"ECO33": 3}, reason="count", user=planner)
     assert written(db) == before
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_lowest_stock_from_each_day_matches_the_definition(seed):
+    """Running totals give what the definition says: the lowest projected stock from a day on."""
+    import random
+
+    from wash_ops.inventory.availability import _lowest_from_each_day
+
+    rng = random.Random(seed)
+    first = date(2027, 5, 1)
+    changes = {
+        first + timedelta(days=rng.randint(-5, 40)): rng.randint(-3000, 3000) for _ in range(12)
+    }
+    start = rng.randint(0, 8000)
+
+    def projected(day):
+        return start + sum(delta for when, delta in changes.items() if when <= day)
+
+    expected = []
+    for offset in range(30):
+        day = first + timedelta(days=offset)
+        later = [when for when in changes if when > day]
+        expected.append((day, max(0, min([projected(day), *(projected(when) for when in later)]))))
+    assert _lowest_from_each_day(start, changes, first, 30) == expected

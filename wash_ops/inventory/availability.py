@@ -21,10 +21,11 @@ and customers' own cups are never available.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from wash_ops.catalogue.models import CupType
@@ -54,12 +55,31 @@ def availability(
     now = now or utcnow()
     start = clean_pool_now(session, cup.id)
     changes = _changes(session, settings, cup.id, now)
-    horizon = [first_day + timedelta(days=offset) for offset in range(days)]
-    later = sorted(day for day in changes if day > first_day)
+    return _lowest_from_each_day(start, changes, first_day, days)
+
+
+def _lowest_from_each_day(
+    start: int, changes: dict[date, int], first_day: date, days: int
+) -> list[tuple[date, int]]:
+    """For each day, the lowest projected stock from that day on (running totals, then the
+    minimum over every later change day), shown as 0 when negative."""
+    change_days = sorted(changes)
+    projected = []
+    running = start
+    for day in change_days:
+        running += changes[day]
+        projected.append(running)
+    lowest_after = [0] * len(projected)
+    floor = None
+    for index in range(len(projected) - 1, -1, -1):
+        floor = projected[index] if floor is None else min(floor, projected[index])
+        lowest_after[index] = floor
     result = []
-    for day in horizon:
-        points = [day, *(point for point in later if point > day)]
-        lowest = min(_projected(start, changes, point) for point in points)
+    for offset in range(days):
+        day = first_day + timedelta(days=offset)
+        done = bisect_right(change_days, day)
+        level = projected[done - 1] if done else start
+        lowest = min(level, lowest_after[done]) if done < len(projected) else level
         result.append((day, max(0, lowest)))
     return result
 
@@ -88,13 +108,9 @@ def _changes(
         return _local_day(settings, max(pickup_end, now) + turnaround) + timedelta(days=1)
 
     changes: dict[date, int] = defaultdict(int)
-    held = {
-        order_id: quantity
-        for (order_id, held_type), quantity in cups_out_by_order(session).items()
-        if held_type == cup_type_id
-    }
-    for order in session.scalars(select(Order).where(Order.id.in_(held))):
-        changes[back_on(order.pickup_end)] += held[order.id]
+    held, pickup_ends = _held_by_open_orders(session, cup_type_id, now)
+    for order_id, quantity in held.items():
+        changes[back_on(pickup_ends[order_id])] += quantity
     confirmed = session.execute(
         select(Order, OrderLine.quantity)
         .join(OrderLine, OrderLine.order_id == Order.id)
@@ -122,8 +138,36 @@ def _changes(
     return changes
 
 
-def _projected(start: int, changes: dict[date, int], day: date) -> int:
-    return start + sum(delta for when, delta in changes.items() if when <= day)
+def _held_by_open_orders(
+    session: Session, cup_type_id: int, now: datetime
+) -> tuple[dict[int, int], dict[int, datetime]]:
+    """Cups of this type held by orders whose pickup is still ahead or that are confirmed.
+
+    An order whose pickup has passed gets its cups back on the same day as cups no order holds
+    (now + turnaround), so it needs no reading of its own: the ledger is only read for the
+    orders that still matter, through the (order, cup type) index.
+    """
+    open_orders = dict(
+        session.execute(
+            select(Order.id, Order.pickup_end)
+            .join(OrderLine, OrderLine.order_id == Order.id)
+            .where(
+                OrderLine.cup_type_id == cup_type_id,
+                Order.service == Service.RENT_AND_WASH,
+                or_(Order.pickup_end > now, Order.status == OrderStatus.CONFIRMED),
+            )
+        ).all()
+    )
+    if not open_orders:
+        return {}, {}
+    held = {
+        order_id: quantity
+        for (order_id, held_type), quantity in cups_out_by_order(
+            session, list(open_orders), cup_type_id
+        ).items()
+        if held_type == cup_type_id
+    }
+    return held, open_orders
 
 
 def _local_day(settings: Settings, moment: datetime) -> date:

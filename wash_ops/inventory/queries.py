@@ -140,8 +140,9 @@ def _owners(keys: set[int], organisations: dict[int, Organisation]) -> list[Owne
 
 
 def stock_owners(session: Session) -> list[Organisation]:
-    """Organisations that own cups in the ledger, by name."""
-    ids = select(StockMovement.owner_id).where(StockMovement.owner_id.is_not(None)).distinct()
+    """Organisations that own cups in the ledger, by name (a balance row is kept for every
+    owner the ledger ever booked, so the small balance table answers)."""
+    ids = select(StockBalance.owner_id).where(StockBalance.owner_id.is_not(None)).distinct()
     return list(
         session.scalars(
             select(Organisation).where(Organisation.id.in_(ids)).order_by(Organisation.name)

@@ -194,7 +194,7 @@ def cups_out(session: Session, order: Order) -> dict[int, int]:
 
 
 def cups_out_by_order(
-    session: Session, order_ids: list[int] | None = None
+    session: Session, order_ids: list[int] | None = None, cup_type_id: int | None = None
 ) -> dict[tuple[int, int], int]:
     """Pool cups per (order id, cup type id) held in the journey's states, from the ledger."""
     totals: dict[tuple[int, int], int] = defaultdict(int)
@@ -212,8 +212,10 @@ def cups_out_by_order(
         )
         if order_ids is not None:
             query = query.where(StockMovement.order_id.in_(order_ids))
-        for order_id, cup_type_id, quantity in session.execute(query):
-            totals[(order_id, cup_type_id)] += sign * int(quantity)
+        if cup_type_id is not None:
+            query = query.where(StockMovement.cup_type_id == cup_type_id)
+        for order_id, held_type_id, quantity in session.execute(query):
+            totals[(order_id, held_type_id)] += sign * int(quantity)
     return {key: quantity for key, quantity in totals.items() if quantity > 0}
 
 
