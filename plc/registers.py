@@ -21,6 +21,14 @@ from wash_ops.telemetry.register_map import (
     TagRole,
 )
 
+STRUCT_CODES = {
+    DataType.UINT16: ">H",
+    DataType.INT16: ">h",
+    DataType.UINT32: ">I",
+    DataType.INT32: ">i",
+    DataType.FLOAT32: ">f",
+}
+
 
 @dataclass(frozen=True)
 class ReadBlock:
@@ -86,25 +94,13 @@ def decode_registers(tag: Tag, words: list[int]) -> int | float:
     if tag.type.registers == 2 and tag.word_order == "little":
         words = [words[1], words[0]]
     packed = struct.pack(f">{len(words)}H", *words)
-    code = {
-        DataType.UINT16: ">H",
-        DataType.INT16: ">h",
-        DataType.UINT32: ">I",
-        DataType.INT32: ">i",
-        DataType.FLOAT32: ">f",
-    }[tag.type]
+    code = STRUCT_CODES[tag.type]
     return struct.unpack(code, packed)[0]
 
 
 def encode_value(tag: Tag, raw: int | float) -> list[int]:
     """Registers for a raw value, in the tag's word order (the inverse of decode_registers)."""
-    code = {
-        DataType.UINT16: ">H",
-        DataType.INT16: ">h",
-        DataType.UINT32: ">I",
-        DataType.INT32: ">i",
-        DataType.FLOAT32: ">f",
-    }[tag.type]
+    code = STRUCT_CODES[tag.type]
     words = list(struct.unpack(f">{tag.type.registers}H", struct.pack(code, raw)))
     if tag.type.registers == 2 and tag.word_order == "little":
         words.reverse()

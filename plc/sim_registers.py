@@ -7,12 +7,11 @@ pymodbus keeps them.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterable, Sequence
 
+from plc.registers import decode_registers, encode_value
 from wash_ops.telemetry.register_map import DataType, Table, Tag
 
-INT_FORMATS = {DataType.UINT16: "H", DataType.INT16: "h", DataType.UINT32: "I", DataType.INT32: "i"}
 SIGNED = frozenset({DataType.INT16, DataType.INT32})
 
 
@@ -27,9 +26,8 @@ def to_words(tag: Tag, raw: float | bool, *, wrap: bool = False) -> list[int]:
     if tag.type is DataType.BOOL:
         return [1 if raw else 0]
     if tag.type is DataType.FLOAT32:
-        return _ordered(tag, struct.pack(">f", float(raw)))
-    number = _wrapped(tag, int(raw)) if wrap else _saturated(tag, int(raw))
-    return _ordered(tag, struct.pack(">" + INT_FORMATS[tag.type], number))
+        return encode_value(tag, float(raw))
+    return encode_value(tag, _wrapped(tag, int(raw)) if wrap else _saturated(tag, int(raw)))
 
 
 def pattern_words(tag: Tag, pattern: int) -> list[int]:
@@ -42,10 +40,7 @@ def from_words(tag: Tag, words: Sequence[int]) -> int | float | bool:
     """The raw value back from its registers (what a correct reader decodes before scaling)."""
     if tag.type is DataType.BOOL:
         return bool(words[0])
-    ordered = list(words)[::-1] if tag.word_order == "little" else list(words)
-    data = b"".join(word.to_bytes(2, "big") for word in ordered)
-    fmt = "f" if tag.type is DataType.FLOAT32 else INT_FORMATS[tag.type]
-    return struct.unpack(">" + fmt, data)[0]
+    return decode_registers(tag, list(words))
 
 
 def _ordered(tag: Tag, data: bytes) -> list[int]:

@@ -486,8 +486,10 @@ def balances(
     cup_type: CupType | str | None = None,
     state: StockState | None = None,
     location: Location | str | None = None,
+    owner_key: int | None = None,
 ) -> list[Balance]:
-    """Non-zero balances, optionally for one cup type, state or location."""
+    """Non-zero balances, optionally for one cup type, state, location or owner (POOL or an
+    organisation id)."""
     query = (
         select(
             CupType.code,
@@ -511,6 +513,8 @@ def balances(
         query = query.where(
             Location.code == (location.code if isinstance(location, Location) else location)
         )
+    if owner_key is not None:
+        query = query.where(StockBalance.owner_key == owner_key)
     return [Balance(*row) for row in session.execute(query)]
 
 

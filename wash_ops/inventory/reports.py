@@ -11,13 +11,12 @@ from sqlalchemy.orm import Session
 
 from wash_ops.catalogue.models import CupType
 from wash_ops.errors import N_, InvalidInput, Problems
-from wash_ops.inventory.ledger import Balance
+from wash_ops.inventory.ledger import Balance, balances
 from wash_ops.inventory.locations import location_by_code
 from wash_ops.inventory.models import (
     POOL,
     STORAGE_KINDS,
     Location,
-    StockBalance,
     StockMovement,
     StockState,
 )
@@ -50,28 +49,7 @@ def stock_balances(
     place = _location(session, location, problems)
     owner_key = _owner_key(owner, problems)
     problems.raise_if_any()
-    query = (
-        select(
-            CupType.code,
-            StockBalance.owner_id,
-            StockBalance.state,
-            Location.code,
-            StockBalance.quantity,
-        )
-        .join(CupType, CupType.id == StockBalance.cup_type_id)
-        .join(Location, Location.id == StockBalance.location_id)
-        .where(StockBalance.quantity > 0)
-        .order_by(CupType.code, Location.code, StockBalance.state, StockBalance.owner_key)
-    )
-    if cup is not None:
-        query = query.where(StockBalance.cup_type_id == cup.id)
-    if state is not None:
-        query = query.where(StockBalance.state == state)
-    if place is not None:
-        query = query.where(StockBalance.location_id == place.id)
-    if owner_key is not None:
-        query = query.where(StockBalance.owner_key == owner_key)
-    return [Balance(*row) for row in session.execute(query)]
+    return balances(session, cup_type=cup, state=state, location=place, owner_key=owner_key)
 
 
 def stock_movements(
