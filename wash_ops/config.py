@@ -81,6 +81,8 @@ class LineSettings(_Section):
     shift_start: time
     shift_end: time
     closed_dates: tuple[date, ...] = ()
+    # The machine's nameplate speed: the ideal cycle time of OEE's performance factor.
+    rated_cups_per_hour: int = Field(default=3600, gt=0, le=1_000_000)
 
     @field_validator("working_days")
     @classmethod
@@ -108,6 +110,16 @@ class TelemetrySettings(_Section):
     rollup_interval_s: int = Field(default=60, ge=5, le=3600)
 
 
+class HygieneSettings(_Section):
+    """Limits a wash batch is held to; a batch outside them goes to quarantine, not to clean stock."""
+
+    wash_tag: str = "wash_temperature"
+    rinse_tag: str = "rinse_temperature"
+    wash_min_c: float = Field(default=55.0, ge=0, le=100)
+    rinse_min_c: float = Field(default=82.0, ge=0, le=100)
+    max_seconds_below: int = Field(default=60, ge=0, le=24 * 3600)
+
+
 class CupTypeSettings(_Section):
     code: str = Field(pattern=r"^[A-Z0-9_-]{2,16}$")
     name_nl: str = Field(min_length=1, max_length=80)
@@ -125,6 +137,7 @@ class Settings(_Section):
     line: LineSettings
     orders: OrderSettings
     telemetry: TelemetrySettings = TelemetrySettings()
+    hygiene: HygieneSettings = HygieneSettings()
     cup_types: tuple[CupTypeSettings, ...] = Field(min_length=1)
 
     @field_validator("cup_types")
