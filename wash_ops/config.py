@@ -73,6 +73,14 @@ class SiteSettings(_Section):
         return value
 
 
+class ShiftSettings(_Section):
+    code: str = Field(pattern=r"^[a-z0-9_-]{1,16}$")
+    name_nl: str = Field(min_length=1, max_length=40)
+    name_en: str = Field(min_length=1, max_length=40)
+    start: time
+    end: time
+
+
 class LineSettings(_Section):
     code: str = Field(min_length=1, max_length=16)
     name: str = Field(min_length=1)
@@ -83,6 +91,10 @@ class LineSettings(_Section):
     closed_dates: tuple[date, ...] = ()
     # The machine's nameplate speed: the ideal cycle time of OEE's performance factor.
     rated_cups_per_hour: int = Field(default=3600, gt=0, le=1_000_000)
+    # Crews within the line's hours, for OEE and the shift report; none: one shift, the whole day.
+    shifts: tuple[ShiftSettings, ...] = ()
+    # The detergent level (%) under which the line screen shows it as low.
+    detergent_low_pct: float = Field(default=15.0, ge=0, le=100)
 
     @field_validator("working_days")
     @classmethod
@@ -95,7 +107,28 @@ class LineSettings(_Section):
     def _shift_order(self) -> LineSettings:
         if self.shift_end <= self.shift_start:
             raise ValueError("shift_end must be after shift_start")
+        previous_end = self.shift_start
+        for shift in sorted(self.shifts, key=lambda shift: shift.start):
+            if shift.end <= shift.start:
+                raise ValueError(f"shift {shift.code!r} must end after it starts")
+            if shift.start < previous_end or shift.end > self.shift_end:
+                raise ValueError(
+                    f"shift {shift.code!r} must lie within shift_start..shift_end "
+                    "and not overlap another shift"
+                )
+            previous_end = shift.end
         return self
+
+    @property
+    def crews(self) -> tuple[ShiftSettings, ...]:
+        """The configured shifts in order, or one shift spanning the line's hours."""
+        if self.shifts:
+            return tuple(sorted(self.shifts, key=lambda shift: shift.start))
+        return (
+            ShiftSettings(
+                code="day", name_nl="Dag", name_en="Day", start=self.shift_start, end=self.shift_end
+            ),
+        )
 
 
 class OrderSettings(_Section):

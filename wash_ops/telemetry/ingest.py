@@ -88,7 +88,14 @@ def ingest(
             session.add(TagSample(line_id=line.id, tag=tag.name, at=reading.at, value=float(value)))
             report.stored += 1
         elif tag.role is TagRole.STATE:
-            _track_state(session, live, line.id, int(value), reading.at)
+            _track_state(
+                session,
+                live,
+                line.id,
+                int(value),
+                reading.at,
+                *_reasons(register_map, live, values),
+            )
         elif tag.role is TagRole.ALARM_WORD:
             _track_alarms(session, line.id, register_map, int(value), reading.at)
         elif tag.role is TagRole.HEARTBEAT:
@@ -184,17 +191,38 @@ def _count(
         report.stored += 1
 
 
-def _track_state(session: Session, live: LineLive, line_id: int, state: int, at: datetime) -> None:
+def _track_state(
+    session: Session,
+    live: LineLive,
+    line_id: int,
+    state: int,
+    at: datetime,
+    stop_reason: int | None = None,
+    previous_reason: int | None = None,
+) -> None:
+    """A new period when the state or the stop reason changes; live.state_since is the state's."""
     state = int(PackMLState.of(state))
-    if live.state == state:
+    if live.state == state and previous_reason == stop_reason:
         return
     open_period = session.scalar(
         select(StatePeriod).where(StatePeriod.line_id == line_id, StatePeriod.ended_at.is_(None))
     )
     if open_period is not None:
         open_period.ended_at = max(at, open_period.started_at)
-    session.add(StatePeriod(line_id=line_id, state=state, started_at=at))
-    live.state, live.state_since = state, at
+    session.add(StatePeriod(line_id=line_id, state=state, stop_reason=stop_reason, started_at=at))
+    if live.state != state:
+        live.state, live.state_since = state, at
+
+
+def _reasons(
+    register_map: RegisterMap, live: LineLive, values: Mapping[str, float | int]
+) -> tuple[int | None, int | None]:
+    """The stop reason now and at the previous reading (None when the map has no such tag)."""
+    name = register_map.stop_reason_tag
+    if name is None:
+        return None, None
+    now, before = values.get(name), (live.values or {}).get(name)
+    return (None if now is None else int(now)), (None if before is None else int(before))
 
 
 def _track_alarms(

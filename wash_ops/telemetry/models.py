@@ -82,7 +82,8 @@ class LineLive(Base):
 
 
 class StatePeriod(Base):
-    """A stretch of time in one PackML state; state 0 (undefined) while the data was stale."""
+    """A stretch of time in one PackML state and stop reason; state 0 (undefined) while the data
+    was stale. The stop reason is the register map's stop_reason_tag value (None: not reported)."""
 
     __tablename__ = "state_periods"
     __table_args__ = (Index("ix_state_periods_line_started", "line_id", "started_at"),)
@@ -90,6 +91,7 @@ class StatePeriod(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"))
     state: Mapped[int]
+    stop_reason: Mapped[int | None]
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -145,10 +145,20 @@ class Device(_Strict):
     max_gap: int = Field(ge=0, le=124)
 
 
+class StopReason(_Strict):
+    """A value of the PLC's stop-reason tag: what stopped the line, and whether it was planned."""
+
+    value: int = Field(ge=0, le=65535)
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    planned: bool = False
+
+
 class RegisterMap(_Strict):
     device: Device
     tags: tuple[Tag, ...] = Field(min_length=1)
     alarms: tuple[AlarmBit, ...] = ()
+    stop_reason_tag: str | None = None
+    stop_reasons: tuple[StopReason, ...] = ()
 
     @field_validator("tags")
     @classmethod
@@ -180,7 +190,16 @@ class RegisterMap(_Strict):
         for bit in bits:
             if bits.count(bit) > 1:
                 raise ValueError(f"alarm bit {bit} is defined twice")
+        if self.stop_reason_tag is not None and self.stop_reason_tag not in by_name:
+            raise ValueError(f"stop_reason_tag {self.stop_reason_tag!r} is not a tag")
+        values = [reason.value for reason in self.stop_reasons]
+        for value in values:
+            if values.count(value) > 1:
+                raise ValueError(f"stop reason {value} is defined twice")
         return self
+
+    def stop_reason(self, value: int) -> StopReason | None:
+        return next((reason for reason in self.stop_reasons if reason.value == value), None)
 
     def tag(self, name: str) -> Tag:
         return next(tag for tag in self.tags if tag.name == name)
@@ -220,7 +239,7 @@ def parse_register_map(data: Mapping[str, object], source: str = "register map")
 def _describe(data: Mapping[str, object], error: Mapping[str, object]) -> str:
     location = list(error["loc"])  # type: ignore[arg-type]
     where = ".".join(str(part) for part in location) or "(top level)"
-    if len(location) >= 2 and location[0] in ("tags", "alarms") and isinstance(location[1], int):
+    if len(location) >= 2 and location[0] in ("tags", "alarms", "stop_reasons") and isinstance(location[1], int):
         entries = data.get(location[0])
         if isinstance(entries, list) and location[1] < len(entries):
             entry = entries[location[1]]
