@@ -62,11 +62,15 @@ def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
 
 def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    """BEGIN IMMEDIATE: a transaction takes the write lock when it starts, waiting up to the busy
+    timeout for it. A deferred BEGIN that reads first and writes later fails at once with
+    "database is locked" while the worker writes readings, since SQLite cannot let it wait."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -68,3 +68,52 @@ STATE_LABELS = {
     PackMLState.COMPLETING: _l("Completing"),
     PackMLState.COMPLETE: _l("Complete"),
 }
+
+# How the line screen shows a state: a tone (colour class) and an icon beside the words.
+STATE_LOOKS = {
+    PackMLState.EXECUTE: ("ok", "▶"),
+    PackMLState.STARTING: ("info", "↗"),
+    PackMLState.UNHOLDING: ("info", "↗"),
+    PackMLState.UNSUSPENDING: ("info", "↗"),
+    PackMLState.RESETTING: ("info", "↺"),
+    PackMLState.CLEARING: ("info", "↺"),
+    PackMLState.IDLE: ("idle", "‖"),
+    PackMLState.SUSPENDED: ("warn", "‖"),
+    PackMLState.SUSPENDING: ("warn", "‖"),
+    PackMLState.COMPLETING: ("idle", "■"),
+    PackMLState.COMPLETE: ("idle", "■"),
+    PackMLState.STOPPING: ("idle", "■"),
+    PackMLState.STOPPED: ("idle", "■"),
+    PackMLState.HOLDING: ("bad", "⚠"),
+    PackMLState.HELD: ("bad", "⚠"),
+    PackMLState.ABORTING: ("bad", "✖"),
+    PackMLState.ABORTED: ("bad", "✖"),
+    PackMLState.UNDEFINED: ("stale", "⚠"),
+}
+
+ALARM_LABELS = {
+    "emergency_stop": _l("Emergency stop pressed"),
+    "door_open": _l("A door of the machine is open"),
+    "jam": _l("Cups jammed in the machine"),
+    "low_detergent": _l("Detergent low: refill the tank"),
+    "rinse_temperature_low": _l("Final rinse too cold"),
+    "water_pressure_low": _l("Water pressure low"),
+    "motor_overload": _l("Motor overloaded"),
+    "dryer_fault": _l("Dryer fault"),
+}
+
+SEVERITY_LABELS = {
+    "critical": (_l("Critical"), "✖"),
+    "high": (_l("High"), "⚠"),
+    "medium": (_l("Medium"), "◆"),
+    "low": (_l("Low"), "ℹ"),
+}
+
+STOP_REASON_LABELS = {
+    "not_scheduled": _l("Outside shift hours"),
+    "micro_stop": _l("Short stop: no cups at the infeed"),
+    "jam": _l("Jam"),
+    "break": _l("Break"),
+    "cleaning": _l("Cleaning"),
+    "unreported": _l("No reason reported"),
+}

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from flask import Flask, current_app, request
-from flask_babel import format_date, format_datetime, format_decimal, get_locale
+from flask_babel import (
+    format_date,
+    format_datetime,
+    format_decimal,
+    format_percent,
+    format_time,
+    get_locale,
+)
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from wash_ops.accounts.models import Role
 from web.labels import (
+    ALARM_LABELS,
     CARRIER_LABELS,
     ORGANISATION_STATUS_LABELS,
     ROLE_LABELS,
     SERVICE_LABELS,
+    SEVERITY_LABELS,
     STATE_LABELS,
+    STATE_LOOKS,
     STATUS_LABELS,
+    STOP_REASON_LABELS,
 )
 
 NAVIGATION = {
@@ -33,7 +44,11 @@ NAVIGATION = {
         ("office.organisations", _l("Organisations")),
         ("inventory.overview", _l("Stock")),
     ],
-    Role.SUPERVISOR: [("supervisor.home", _l("The line today"))],
+    Role.SUPERVISOR: [
+        ("supervisor.home", _l("The line now")),
+        ("supervisor.oee", _l("OEE and shifts")),
+        ("supervisor.throughput", _l("Throughput")),
+    ],
     Role.COURIER: [("courier.home", _l("My trips"))],
 }
 NAVIGATION[Role.ADMIN] = NAVIGATION[Role.PLANNER]
@@ -49,6 +64,23 @@ def _day(value: date | None, style: str = "full") -> str:
 
 def _number(value: int | float | None) -> str:
     return "" if value is None else format_decimal(value)
+
+
+def _clock(value: datetime | None) -> str:
+    """The local time of day only, for what happened today (the date is on the screen)."""
+    return "" if value is None else format_time(value, "short")
+
+
+def _duration(value: timedelta | None) -> str:
+    """Hours and minutes, as the shop floor says them: 7:05."""
+    if value is None:
+        return ""
+    minutes = round(value.total_seconds() / 60)
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+def _percent(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else format_percent(value, f"#,##0.{'0' * digits}%")
 
 
 def _local_input(value: datetime | None) -> str:
@@ -68,6 +100,7 @@ def _context() -> dict[str, object]:
         "current_locale": str(get_locale() or "nl"),
         "settings": current_app.config["WASH_OPS_SETTINGS"],
         "current_path": request.full_path.rstrip("?"),
+        "theme": "dark" if request.cookies.get("theme") == "dark" else "light",
     }
 
 
@@ -77,6 +110,9 @@ def init_app(app: Flask) -> None:
         day=_day,
         number=_number,
         local_input=_local_input,
+        duration=_duration,
+        clock=_clock,
+        percent=_percent,
     )
     app.jinja_env.globals.update(
         STATUS_LABELS=STATUS_LABELS,
@@ -85,5 +121,9 @@ def init_app(app: Flask) -> None:
         ROLE_LABELS=ROLE_LABELS,
         ORGANISATION_STATUS_LABELS=ORGANISATION_STATUS_LABELS,
         STATE_LABELS=STATE_LABELS,
+        STATE_LOOKS=STATE_LOOKS,
+        ALARM_LABELS=ALARM_LABELS,
+        SEVERITY_LABELS=SEVERITY_LABELS,
+        STOP_REASON_LABELS=STOP_REASON_LABELS,
     )
     app.context_processor(_context)

@@ -43,3 +43,32 @@ def acknowledge_alarm(session: Session, alarm_id: int, user: User, at: datetime)
     )
     session.flush()
     return alarm
+
+
+def acknowledge_alarms(session: Session, alarm_ids: list[int], user: User, at: datetime) -> int:
+    """Acknowledge a flood's group at once; those acknowledged meanwhile are left as they are.
+
+    Unknown ids are refused as a whole, so a bad request changes nothing.
+    """
+    if user.role not in ACKNOWLEDGING_ROLES:
+        raise Forbidden(N_("Only line supervisors and the office acknowledge alarms."))
+    wanted = set(alarm_ids)
+    if not wanted:
+        raise NotFound(N_("This alarm does not exist."))
+    alarms = session.scalars(select(Alarm).where(Alarm.id.in_(wanted))).all()
+    if len(alarms) != len(wanted):
+        raise NotFound(N_("This alarm does not exist."))
+    done = 0
+    for alarm in alarms:
+        if alarm.acknowledged:
+            continue
+        alarm.acknowledged_at = at
+        alarm.acknowledged_by_id = user.id
+        session.add(
+            AlarmJournalEntry(
+                alarm_id=alarm.id, at=at, event=AlarmEvent.ACKNOWLEDGED, user_id=user.id
+            )
+        )
+        done += 1
+    session.flush()
+    return done

@@ -92,12 +92,25 @@ def register():
     return render_template("auth/register.html", form=form), status
 
 
+THEME_COOKIE = "theme"
+THEMES = ("light", "dark")
+
+
 @bp.route("/language/<code>")
 def language(code: str):
     settings = current_app.config["WASH_OPS_SETTINGS"]
     if code in settings.app.locales:
         session[LANGUAGE_SESSION_KEY] = code
     return redirect(_safe_next() or url_for("auth.index"))
+
+
+@bp.route("/theme/<mode>")
+def theme(mode: str):
+    """Day or night colours, remembered in the browser (the tablet at the line keeps its own)."""
+    response = redirect(_safe_next() or url_for("auth.index"))
+    if mode in THEMES:
+        response.set_cookie(THEME_COOKIE, mode, max_age=400 * 24 * 3600, samesite="Lax")
+    return response
 
 
 def _safe_next() -> str | None:

@@ -1,32 +1,150 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
-from flask import Blueprint, render_template
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from wash_ops.accounts.models import Role
 from wash_ops.catalogue.services import main_line
-from wash_ops.planning.services import booking_calendar
+from wash_ops.errors import DomainError
+from wash_ops.planning.services import booking_calendar, calendar_for
+from wash_ops.telemetry.alarms import acknowledge_alarm, acknowledge_alarms
+from wash_ops.telemetry.board import LineBoard, line_board
 from wash_ops.telemetry.queries import line_status
+from wash_ops.telemetry.shift_report import day_report
+from wash_ops.telemetry.throughput import hours_today, last_days
 from web.auth.access import restrict_to
-from web.context import now, register_map, settings
+from web.context import actor, now, register_map, settings
 from web.database import db_session
+from web.errors import STATUS_BY_CODE, translate
 
 bp = Blueprint("supervisor", __name__)
 restrict_to(bp, [Role.SUPERVISOR, Role.PLANNER, Role.ADMIN])
 
+LIVE_SECTIONS = {
+    "line-state": "supervisor/_state.html",
+    "line-figures": "supervisor/_figures.html",
+    "line-alarms": "supervisor/_alarms.html",
+    "line-gauges": "supervisor/_gauges.html",
+}
+
+
+def _board() -> tuple[object, LineBoard]:
+    session = db_session()
+    line = main_line(session, settings())
+    at = now()
+    today = booking_calendar(session, settings(), line, at, weeks=1).days[0]
+    stale_after = timedelta(seconds=settings().telemetry.stale_after_s)
+    status = line_status(session, line.id, register_map(), at, stale_after, settings().zone)
+    board = line_board(
+        session, settings(), register_map(), line.id, status, today.capacity, today.booked, at
+    )
+    return line, board
+
 
 @bp.route("/")
 def home():
+    line, board = _board()
+    return render_template("supervisor/line.html", line=line, board=board, sections=LIVE_SECTIONS)
+
+
+@bp.route("/live")
+def live():
+    """The changing parts of the line screen, rendered as on the page, for its short polling."""
+    line, board = _board()
+    sections = {
+        key: render_template(template, line=line, board=board)
+        for key, template in LIVE_SECTIONS.items()
+    }
+    response = jsonify(at=board.at.isoformat(), stale=board.status.stale, sections=sections)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/alarms/<int:alarm_id>/acknowledge", methods=["POST"])
+def acknowledge(alarm_id: int):
+    return _acknowledged(lambda: acknowledge_alarm(db_session(), alarm_id, actor(), now()))
+
+
+@bp.route("/alarms/acknowledge", methods=["POST"])
+def acknowledge_group():
+    raw = request.form.getlist("alarm_id")
+    ids = [int(value) for value in raw if value.isdigit()]
+    if len(ids) != len(raw):
+        ids = []
+    return _acknowledged(lambda: acknowledge_alarms(db_session(), ids, actor(), now()))
+
+
+def _acknowledged(action):
+    """Acknowledge, then back to the screen; a script on the screen gets JSON instead."""
+    wants_json = request.accept_mimetypes.best == "application/json"
+    try:
+        action()
+    except DomainError as error:
+        db_session().rollback()
+        message = translate(error.first)
+        if wants_json:
+            status = STATUS_BY_CODE.get(error.code, 400)
+            return jsonify(error={"code": error.code, "message": message}), status
+        flash(message, "error")
+        return redirect(url_for("supervisor.home"))
+    if wants_json:
+        return jsonify(ok=True)
+    flash(gettext("Alarm acknowledged."), "success")
+    return redirect(url_for("supervisor.home"))
+
+
+@bp.route("/oee")
+def oee():
+    """OEE per shift and for the day, with the downtime Pareto: also the printable shift report."""
     session = db_session()
     line = main_line(session, settings())
-    view = booking_calendar(session, settings(), line, now(), weeks=2)
-    stale_after = timedelta(seconds=settings().telemetry.stale_after_s)
-    status = line_status(session, line.id, register_map(), now(), stale_after, settings().zone)
+    at = now()
+    today = at.astimezone(settings().zone).date()
+    day = _day_argument(today)
+    report = day_report(session, settings(), register_map(), line.id, day, at)
     return render_template(
-        "supervisor/home.html",
+        "supervisor/oee.html",
         line=line,
-        status=status,
-        today=view.days[0],
-        upcoming=[d for d in view.days[1:] if d.open][:5],
+        report=report,
+        today=today,
+        previous_day=day - timedelta(days=1),
+        next_day=day + timedelta(days=1) if day < today else None,
+        rated=settings().line.rated_cups_per_hour,
     )
+
+
+@bp.route("/throughput")
+def throughput():
+    line, board = _board()
+    session = db_session()
+    hours = hours_today(session, settings(), register_map(), line.id, board.plan, board.at)
+    days = last_days(
+        session,
+        settings(),
+        register_map(),
+        line.id,
+        calendar_for(settings(), line),
+        board.cups_today,
+        board.at,
+    )
+    return render_template(
+        "supervisor/throughput.html", line=line, board=board, hours=hours, days=days
+    )
+
+
+def _day_argument(today: date) -> date:
+    """The ?day= of the OEE page; a bad or future date says so and shows today instead."""
+    raw = request.args.get("day")
+    if not raw:
+        return today
+    try:
+        wanted = date.fromisoformat(raw)
+    except ValueError:
+        flash(gettext("That is not a date: showing today."), "error")
+        return today
+    if wanted > today:
+        flash(gettext("That day has not come yet: showing today."), "error")
+        return today
+    return wanted
