@@ -194,7 +194,7 @@ def test_acknowledge_from_the_screen(db, settings, supervisor_client):
         "/line/alarms/acknowledge", data={"csrf_token": token, "alarm_id": ["x1"]}
     )
     assert missing.status_code == 302  # back to the screen, with the error shown there
-    assert "does not exist" in supervisor_client.get("/line/").get_data(as_text=True)
+    assert "notice-error" in supervisor_client.get("/line/").get_data(as_text=True)
 
 
 def test_acknowledge_needs_the_csrf_token(db, settings, app_factory, make_user):

@@ -126,9 +126,7 @@ def _shift_result(
     if unaccounted > ZERO:  # time before the first period: no data at all
         lost[UNREPORTED] = lost.get(UNREPORTED, ZERO) + unaccounted
     washed = counter_total(session, settings, register_map, line_id, WASHED, starts, until, now)
-    rejected = counter_total(
-        session, settings, register_map, line_id, REJECTED, starts, until, now
-    )
+    rejected = counter_total(session, settings, register_map, line_id, REJECTED, starts, until, now)
     return ShiftResult(
         shift=shift,
         starts_at=starts,
