@@ -6,6 +6,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -94,6 +95,12 @@ def register():
 
 THEME_COOKIE = "theme"
 THEMES = ("light", "dark")
+
+
+@bp.route("/healthz")
+def healthz():
+    """Liveness for a load balancer: answers without the database or a login."""
+    return jsonify(status="ok")
 
 
 @bp.route("/language/<code>")
