@@ -212,6 +212,7 @@ class _Writer:
         self.word = 0
         self.open_alarms: dict[int, int] = {}  # model bit -> alarm id
         self.zone = model.profile.zone
+        self._days: dict[datetime, datetime] = {}
         self.buckets: dict[Resolution, dict[tuple[str, datetime], Aggregate]] = {
             resolution: {} for resolution in Resolution
         }
@@ -306,9 +307,18 @@ class _Writer:
             self.last_values[self.register_map.stop_reason_tag] = int(values["stop_reason"])
         self.at = at
 
+    def _bucket(self, moment: datetime, resolution: Resolution) -> datetime:
+        """bucket_start, remembered: a day's hours share one local midnight."""
+        if resolution is Resolution.HOUR:
+            return moment.replace(minute=0, second=0, microsecond=0)
+        day = self._days.get(moment)
+        if day is None:
+            day = self._days[moment] = bucket_start(moment, resolution, self.zone)
+        return day
+
     def _aggregate(self, tag: str, at: datetime, value: float) -> None:
         minutes = self.buckets[Resolution.MINUTE]
-        key = (tag, bucket_start(at, Resolution.MINUTE, self.zone))
+        key = (tag, at.replace(second=0, microsecond=0))  # at is UTC: bucket_start's minute
         if key in minutes:
             minutes[key].add(Aggregate.of(value))
         else:
@@ -352,7 +362,7 @@ class _Writer:
                 if coarser is None:
                     continue
                 target = self.buckets[coarser]
-                up = (key[0], bucket_start(key[1], coarser, self.zone))
+                up = (key[0], self._bucket(key[1], coarser))
                 if up in target:
                     target[up].add(aggregate)
                 else:

@@ -286,3 +286,57 @@ def test_backfill_refuses_a_line_with_telemetry(
     with pytest.raises(ValueError, match="before end"):
         backfill(session_factory, settings, register_map, line_id, span[1], span[0])
     assert db.scalar(select(func.count()).select_from(StatePeriod)) == count
+
+
+def test_a_year_of_rollups_for_benchmarks_adds_up(db, session_factory, settings, register_map):
+    from bench.history_data import write_year_of_rollups
+
+    zone = settings.zone
+    end = datetime(2026, 11, 18, 14, 0, 30, tzinfo=zone)  # a Wednesday; Sunday the 15th is off
+    line_id = main_line(db, settings).id
+    figures = write_year_of_rollups(
+        session_factory, settings, register_map, line_id, end, days=3, minute_days=1
+    )
+    assert figures.rows["tag_rollups"] > 0
+    periods = db.scalars(
+        select(StatePeriod).where(StatePeriod.line_id == line_id).order_by(StatePeriod.started_at)
+    ).all()
+    assert periods[0].started_at == datetime(2026, 11, 15, tzinfo=zone).astimezone(UTC)
+    for before, after in zip(periods, periods[1:], strict=False):
+        assert before.ended_at == after.started_at
+    assert periods[-1].ended_at is None
+    assert {(p.state, p.stop_reason) for p in periods} >= {
+        (PackMLState.HELD, StopReason.JAM),
+        (PackMLState.SUSPENDED, StopReason.MICRO_STOP),
+        (PackMLState.STOPPED, StopReason.BREAK),
+    }
+
+    def totals(resolution, tag="cups_washed"):
+        return {
+            rollup.bucket: rollup.total
+            for rollup in db.scalars(
+                select(TagRollup).where(TagRollup.tag == tag, TagRollup.resolution == resolution)
+            )
+        }
+
+    days, hours, minutes = (totals(r) for r in (Resolution.DAY, Resolution.HOUR, Resolution.MINUTE))
+    monday, tuesday = (datetime(2026, 11, d, tzinfo=zone).astimezone(UTC) for d in (16, 17))
+    assert set(days) == {monday, tuesday}  # Sunday washed nothing; Wednesday is not over
+    for midnight, total in days.items():
+        assert 40_000 < total < 50_000
+        in_day = [
+            v for bucket, v in hours.items() if midnight <= bucket < midnight + timedelta(days=1)
+        ]
+        assert sum(in_day) == total
+    wednesday = datetime(2026, 11, 18, tzinfo=zone).astimezone(UTC)
+    energy = totals(Resolution.MINUTE, "energy")  # on standby all night: every minute
+    last_minute = end.astimezone(UTC).replace(second=0) - timedelta(minutes=1)
+    assert min(energy) == wednesday and max(energy) == last_minute
+    assert len(energy) == (last_minute - wednesday) // timedelta(minutes=1) + 1
+    for hour, total in hours.items():
+        if hour >= wednesday:
+            assert (
+                sum(v for b, v in minutes.items() if hour <= b < hour + timedelta(hours=1)) == total
+            )
+    cursor = db.get(CounterCursor, (line_id, "cups_washed"))
+    assert cursor.total >= sum(days.values()) + sum(minutes.values())
