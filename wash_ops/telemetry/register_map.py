@@ -239,7 +239,11 @@ def parse_register_map(data: Mapping[str, object], source: str = "register map")
 def _describe(data: Mapping[str, object], error: Mapping[str, object]) -> str:
     location = list(error["loc"])  # type: ignore[arg-type]
     where = ".".join(str(part) for part in location) or "(top level)"
-    if len(location) >= 2 and location[0] in ("tags", "alarms", "stop_reasons") and isinstance(location[1], int):
+    if (
+        len(location) >= 2
+        and location[0] in ("tags", "alarms", "stop_reasons")
+        and isinstance(location[1], int)
+    ):
         entries = data.get(location[0])
         if isinstance(entries, list) and location[1] < len(entries):
             entry = entries[location[1]]
