@@ -232,16 +232,24 @@ class _Writer:
     def run_until(self, until: datetime) -> None:
         """Step the model up to ``until``: state and alarms at each model step, samples every
         ``step_s`` from the start."""
-        model = self.model
-        step = model.step_s
+        model, step, every = self.model, self.model.step_s, self.every
+        t = model.now.timestamp()
         limit = until.timestamp()
-        while model.now.timestamp() + step <= limit:
+        period = self.period
+        while t + step <= limit:
             model.advance(step)
-            at = model.now.astimezone(UTC)
-            self._watch(at)
+            t += step
             self.ticks += 1
-            if self.ticks % self.every == 0:
-                self._sample(at, model.values(), count=True)
+            reason = model.stop_reason if self.with_reasons else None
+            if (
+                model.state != period.state
+                or reason != period.reason
+                or model.alarm_word != self.word
+            ):
+                self._watch(datetime.fromtimestamp(t, UTC))
+                period = self.period
+            if self.ticks % every == 0:
+                self._sample(datetime.fromtimestamp(t, UTC), model.values(), count=True)
 
     def _watch(self, at: datetime) -> None:
         model = self.model
