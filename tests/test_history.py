@@ -173,6 +173,32 @@ def test_rollups_are_those_roll_up_makes(db, history, span, settings):
         assert recomputed[key] == pytest.approx(values), key
 
 
+def test_local_days_of_23_and_25_hours(db, session_factory, settings, register_map):
+    """Around the change to winter time (Sunday 25 October 2026) the day roll-up of the 25-hour
+    day holds 25 hours, and the backfill's roll-ups are still those roll_up makes."""
+    zone = settings.zone
+    start, end = datetime(2026, 10, 25, tzinfo=zone), datetime(2026, 10, 26, 1, 0, tzinfo=zone)
+    line_id = main_line(db, settings).id
+    backfill(session_factory, settings, register_map, line_id, start, end, seed=SEED)
+    hours = db.scalars(
+        select(TagRollup).where(TagRollup.tag == "energy", TagRollup.resolution == Resolution.HOUR)
+    ).all()
+    day = db.scalars(
+        select(TagRollup).where(TagRollup.tag == "energy", TagRollup.resolution == Resolution.DAY)
+    ).one()
+    assert day.bucket == datetime(2026, 10, 24, 22, tzinfo=UTC)
+    in_day = [hour for hour in hours if hour.bucket < datetime(2026, 10, 25, 23, tzinfo=UTC)]
+    assert len(in_day) == 25 and sum(hour.total for hour in in_day) == day.total
+    written = {(r.resolution, r.bucket, r.tag): r.total for r in db.scalars(select(TagRollup))}
+    db.execute(delete(TagRollup))
+    db.execute(delete(RollupCursor))
+    db.expunge_all()
+    roll_up(db, line_id, end, settings.zone)
+    assert {
+        (r.resolution, r.bucket, r.tag): r.total for r in db.scalars(select(TagRollup))
+    } == pytest.approx(written)
+
+
 def test_alarms_are_raised_returned_and_acknowledged(db, history, span):
     line_id, _, supervisor = history
     start, end = span
