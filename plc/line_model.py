@@ -23,7 +23,9 @@ part of washed, not an addition to it). Water is ~0.25 l a cup; energy ~0.015 kW
 load of the machine while it is switched on (and a standby load that keeps the tanks hot).
 
 Time moves on a one-second grid: `advance` may be called with any durations, and the same seed
-gives the same line whatever the durations were.
+gives the same line whatever the durations were. A coarser grid (``step_s``, e.g. 5 s) runs a
+day several times faster for history (`plc.history`); it is the same day's script seen at that
+resolution (acting states last at least one step), not the same random line.
 """
 
 from __future__ import annotations
@@ -327,7 +329,9 @@ class LineModel:
         *,
         seed: int = 0,
         start: datetime | None = None,
+        step_s: float = STEP_S,
     ) -> None:
+        self.use_step(step_s)
         self.profile = profile or LineProfile()
         self.seed = seed
         self._rng = random.Random(seed)
@@ -391,13 +395,20 @@ class LineModel:
 
     # --- moving on -------------------------------------------------------------------------
 
+    def use_step(self, step_s: float) -> None:
+        """Go on at another resolution (history runs at 5 s, a simulator continuing it at 1 s)."""
+        if step_s < STEP_S or step_s != int(step_s):
+            raise ValueError("step_s must be a whole number of seconds, at least 1")
+        self.step_s = float(step_s)
+        self._noise_scale = math.sqrt(self.step_s)
+
     def advance(self, seconds: float) -> None:
         """Move simulated time on by ``seconds`` (whole seconds are stepped, the rest waits)."""
         if seconds < 0:
             raise ValueError("time does not run backwards")
         self._pending += seconds
-        while self._pending >= STEP_S:
-            self._pending -= STEP_S
+        while self._pending >= self.step_s:
+            self._pending -= self.step_s
             self._step()
 
     def _load_plan(self) -> None:
@@ -407,7 +418,7 @@ class LineModel:
         self._plan_until = midnight.timestamp()
 
     def _step(self) -> None:
-        self._t += STEP_S
+        self._t += self.step_s
         if self._t >= self._plan_until:
             self._load_plan()
         mode = self.plan.mode(self._t)
@@ -453,21 +464,21 @@ class LineModel:
         return (self._t - self._since) / duration
 
     def _wander(self) -> None:
-        pull = (self.profile.efficiency - self._efficiency) / 300
-        self._efficiency += pull + self._rng.gauss(0.0, 0.0015)
+        pull = (self.profile.efficiency - self._efficiency) / 300 * self.step_s
+        self._efficiency += pull + self._rng.gauss(0.0, 0.0015 * self._noise_scale)
         self._efficiency = min(1.0, max(self.profile.efficiency - 0.05, self._efficiency))
 
     def _produce(self) -> int:
         """Count the cups of this second and what they used; returns the cups."""
         fractions, totals, profile = self._fractions, self.totals, self.profile
-        fractions["cups"] += self.speed * STEP_S / SECONDS_PER_HOUR
+        fractions["cups"] += self.speed * self.step_s / SECONDS_PER_HOUR
         cups = int(fractions["cups"])
         fractions["cups"] -= cups
         totals.cups_washed += cups
         totals.cups_rejected += sum(self._rng.random() < profile.reject_rate for _ in range(cups))
         load_kw = profile.standby_load_kw if self.state is S.STOPPED else profile.idle_load_kw
         totals.water_ml += self._carry("water_ml", cups * profile.water_per_cup_l * 1000)
-        energy_wh = cups * profile.energy_per_cup_kwh * 1000 + load_kw * 1000 * STEP_S / 3600
+        energy_wh = cups * profile.energy_per_cup_kwh * 1000 + load_kw * 1000 * self.step_s / 3600
         totals.energy_wh += self._carry("energy_wh", energy_wh)
         return cups
 
@@ -485,9 +496,9 @@ class LineModel:
         rinse_target = (
             profile.rinse_dip_to if dip and dip.holds(self._t) else profile.rinse_setpoint
         )
-        self._rinse += (rinse_target - self._rinse) * STEP_S / 60
+        self._rinse += (rinse_target - self._rinse) * self.step_s / 60
         wash_target = profile.wash_setpoint - self.speed / max(profile.speed_setpoint, 1)
-        self._wash += (wash_target - self._wash) * STEP_S / 120
+        self._wash += (wash_target - self._wash) * self.step_s / 120
         self.rinse_temperature = round(self._rinse + rng.gauss(0.0, 0.1), 1)
         self.wash_temperature = round(self._wash + rng.gauss(0.0, 0.15), 1)
 

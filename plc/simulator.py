@@ -468,13 +468,16 @@ def start_simulator(
     tick_s: float = 0.1,
     heartbeat_s: float = 1.0,
     paused: bool = False,
+    model: LineModel | None = None,
 ) -> RunningSimulator:
     """Serve a new line on host:port (default: the map's port; 0: a free one) in a thread.
 
     ``start`` is the simulated local time to begin at (default: now); ``paused`` holds the
-    line still until ``resume()``, so that a reader can take its baseline first.
+    line still until ``resume()``, so that a reader can take its baseline first. ``model``
+    serves a line model that is under way (a backfilled history's) instead of a new one.
     """
-    model = LineModel(profile, seed=seed, start=start)
+    if model is None:
+        model = LineModel(profile, seed=seed, start=start)
     simulator = LineSimulator(
         register_map,
         model,

@@ -50,7 +50,30 @@ def test_demo_prepares_a_seeded_database_and_prints_logins(tmp_path, capsys):
     assert organisations == 3
     assert sum(statuses.values()) >= 18
     assert {"draft", "submitted", "confirmed", "cancelled", "rejected"} <= set(statuses)
-    assert main(["demo", "--no-serve", "--database", str(database)]) == 0  # made anew each start
+    assert "line history: the last 14 days up to now backfilled" in out
+    with sqlite3.connect(database) as connection:
+        day_rollups = connection.execute(
+            "select count(distinct bucket), sum(case when tag = 'cups_washed' then total end)"
+            " from tag_rollups where resolution = 'day'"
+        ).fetchone()
+        cursor = connection.execute(
+            "select total from counter_cursors where tag = 'cups_washed'"
+        ).fetchone()
+        open_periods = connection.execute(
+            "select count(*) from state_periods where ended_at is null"
+        ).fetchone()[0]
+        alarms = connection.execute("select count(*) from alarms").fetchone()[0]
+    assert day_rollups[0] == 14  # the 14 days before today (today is not complete)
+    assert cursor[0] >= day_rollups[1] > 9 * 40_000  # 10 working days, at least
+    assert open_periods == 1 and alarms > 14
+    assert (
+        main(["demo", "--no-serve", "--history-days", "1", "--database", str(database)]) == 0
+    )  # made anew each start
+    with sqlite3.connect(database) as connection:
+        days = connection.execute(
+            "select count(*) from tag_rollups where tag = 'energy' and resolution = 'day'"
+        ).fetchone()[0]
+    assert days == 1
 
 
 def test_printed_demo_logins_work(tmp_path, capsys):
@@ -60,7 +83,7 @@ def test_printed_demo_logins_work(tmp_path, capsys):
     from web import create_app
 
     database = tmp_path / "demo.sqlite"
-    assert main(["demo", "--no-serve", "--database", str(database)]) == 0
+    assert main(["demo", "--no-serve", "--history-days", "0", "--database", str(database)]) == 0
     logins = re.findall(r"^\s+(\w+)\s+(\S+@\S+)\s+password: (\S+)$", capsys.readouterr().out, re.M)
     assert {role for role, _, _ in logins} == {
         "organiser",

@@ -57,7 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="prepare the database and print the logins, then stop",
     )
     demo.add_argument(
-        "--time-factor", type=float, default=30.0, help="simulated seconds per real second"
+        "--time-factor",
+        type=float,
+        default=1.0,
+        help="simulated seconds per real second; 1 (the default) keeps the line in step with "
+        "the clock. Above 1 the line runs faster than the clock for a quicker show, and rates "
+        "and OEE computed on real timestamps are then compressed by that factor",
+    )
+    demo.add_argument(
+        "--history-days",
+        type=int,
+        default=14,
+        help="days of line history written before the simulator starts (0: none)",
     )
 
     worker = commands.add_parser("worker", help="poll the line's PLC and run the scheduled jobs")
@@ -194,19 +205,29 @@ def _demo(args: argparse.Namespace) -> int:
     settings = load_settings(overrides={"app": {"database_url": f"sqlite:///{database}"}})
     _upgrade(settings)
     _seed(settings)
-    if args.no_serve:
-        return 0
-    from datetime import datetime
-
-    from plc.simulator import start_simulator
-    from plc.worker import Worker
-    from wash_ops.db import make_engine, make_session_factory
+    from plc.history import default_profile
+    from wash_ops.db import make_engine, make_session_factory, utcnow
     from wash_ops.telemetry.register_map import load_register_map
-    from web import create_app
 
     register_map = load_register_map()
-    shift_start = datetime.combine(datetime.now(settings.zone).date(), settings.line.shift_start)
     engine = make_engine(settings.app.database_url)
+    history = _demo_history(
+        settings, register_map, make_session_factory(engine), args.history_days, utcnow()
+    )
+    if args.no_serve:
+        engine.dispose()
+        return 0
+    from plc.line_model import LineModel
+    from plc.simulator import start_simulator
+    from plc.worker import Worker
+    from web import create_app
+
+    if history is not None:  # the line goes on from where its history ends, now
+        model = history.model
+        model.use_step(1)
+        model.advance(max(0.0, (utcnow() - model.now).total_seconds()))
+    else:
+        model = LineModel(default_profile(settings, extra_working_day=_today(settings)))
     app = create_app(
         {
             "SETTINGS": settings,
@@ -216,15 +237,18 @@ def _demo(args: argparse.Namespace) -> int:
         }
     )
     with start_simulator(
-        register_map, "127.0.0.1", 0, time_factor=args.time_factor, start=shift_start
+        register_map, "127.0.0.1", 0, time_factor=args.time_factor, model=model
     ) as line:
         worker = Worker(
             settings, register_map, make_session_factory(engine), host=line.host, port=line.port
         )
         worker.start()
-        print(
-            f"line simulator on {line.host}:{line.port} (a shift in {16 * 3600 / args.time_factor / 60:.0f} minutes)"
+        pace = (
+            "in step with the clock"
+            if args.time_factor == 1
+            else f"{args.time_factor:g}x the clock: rates and OEE are compressed"
         )
+        print(f"line simulator on {line.host}:{line.port} ({pace})")
         print(f"wash-ops demo: open http://{args.host}:{args.port}/ (Ctrl+C stops it)", flush=True)
         try:
             app.run(host=args.host, port=args.port, use_reloader=False)
@@ -232,6 +256,38 @@ def _demo(args: argparse.Namespace) -> int:
             worker.stop()
     engine.dispose()
     return 0
+
+
+def _today(settings: Settings) -> int:
+    from datetime import datetime
+
+    return datetime.now(settings.zone).isoweekday()
+
+
+def _demo_history(settings: Settings, register_map, session_factory, days: int, now):
+    """``days`` whole local days of line history before today, and today up to ``now``."""
+    if days <= 0:
+        return None
+    from datetime import datetime, timedelta
+
+    from plc.history import backfill, default_profile
+    from wash_ops.catalogue.services import main_line
+    from wash_ops.db import unit_of_work
+
+    with unit_of_work(session_factory) as session:
+        line_id = main_line(session, settings).id
+    today = now.astimezone(settings.zone).date()
+    start = datetime.combine(today - timedelta(days=days), datetime.min.time(), settings.zone)
+    profile = default_profile(settings, extra_working_day=today.isoweekday())
+    result = backfill(session_factory, settings, register_map, line_id, start, now, profile=profile)
+    cups = result.counter_totals.get("cups_washed", 0)
+    print(
+        f"line history: the last {days} days up to now backfilled "
+        f"({cups:,} cups, {result.rows['state_periods']:,} state periods, "
+        f"{result.rows['alarms']} alarms) in {result.seconds:.1f} s",
+        flush=True,
+    )
+    return result
 
 
 def _print_logins(logins) -> None:

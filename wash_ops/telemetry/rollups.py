@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from wash_ops.telemetry.models import (
@@ -154,20 +154,24 @@ def _rewrite(
             TagRollup.bucket < stop,
         )
     )
-    session.add_all(
-        TagRollup(
-            line_id=line_id,
-            tag=tag,
-            resolution=resolution,
-            bucket=bucket,
-            count=a.count,
-            total=a.total,
-            minimum=a.minimum,
-            maximum=a.maximum,
-            last=a.last,
+    if buckets:  # Core executemany: a day of minute buckets is thousands of rows
+        session.execute(
+            insert(TagRollup.__table__),
+            [
+                {
+                    "line_id": line_id,
+                    "tag": tag,
+                    "resolution": resolution,
+                    "bucket": bucket,
+                    "count": a.count,
+                    "total": a.total,
+                    "minimum": a.minimum,
+                    "maximum": a.maximum,
+                    "last": a.last,
+                }
+                for (tag, bucket), a in buckets.items()
+            ],
         )
-        for (tag, bucket), a in buckets.items()
-    )
     return len(buckets)
 
 
