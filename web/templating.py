@@ -30,10 +30,14 @@ NAVIGATION = {
         ("office.queue", _l("Orders to confirm")),
         ("office.all_orders", _l("All orders")),
         ("office.calendar", _l("Capacity calendar")),
+        ("washing_plan.office", _l("Washing plan")),
         ("office.organisations", _l("Organisations")),
         ("inventory.overview", _l("Stock")),
     ],
-    Role.SUPERVISOR: [("supervisor.home", _l("The line today"))],
+    Role.SUPERVISOR: [
+        ("supervisor.home", _l("The line today")),
+        ("line_plan.tablet", _l("Washing plan")),
+    ],
     Role.COURIER: [("courier.home", _l("My trips"))],
 }
 NAVIGATION[Role.ADMIN] = NAVIGATION[Role.PLANNER]
