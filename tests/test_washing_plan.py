@@ -22,6 +22,7 @@ from wash_ops.inventory.ledger import move_stock
 from wash_ops.inventory.models import StockState as S
 from wash_ops.inventory.reservations import reserve_for_order
 from wash_ops.orders.models import OrderStatus
+from wash_ops.planning import washing_plan as plan_module
 from wash_ops.planning.washing_plan import JobKind, washing_plan
 from wash_ops.telemetry.models import CounterCursor, Resolution, TagRollup
 from wash_ops.telemetry.register_map import load_register_map
@@ -189,6 +190,33 @@ def test_a_late_order_is_reported_with_its_shortfall_and_the_day_over_capacity(
     }
     friday = next(d for d in plan.days if d.day == MONDAY + 4 * DAY)
     assert {(s.job.order_id, s.cups) for s in friday.slots} == {(later.id, 700)}
+
+
+def test_past_the_searched_late_jobs_late_cups_take_the_room_left_over(
+    db, plan_settings, line, now, order_in, monkeypatch
+):
+    monkeypatch.setattr(plan_module, "MAX_SEARCHED_LATE", 0)
+    big = order_in(OrderStatus.CONFIRMED, MONDAY, MONDAY + DAY, {"ECO33": 2500})
+    later = order_in(OrderStatus.CONFIRMED, MONDAY + DAY, MONDAY + 7 * DAY, {"ECO50": 1200})
+    plan = washing_plan(db, plan_settings, line, now, days=14)
+
+    [late] = plan.late
+    # Thursday is the later order's (booked on time); Friday has room left.
+    assert late.order_id == big.id and late.late_cups == 500
+    assert late.done_on == MONDAY + 4 * DAY and late.days_late == 3
+    assert slots(plan, MONDAY + 3 * DAY) == {(later.id, "ECO50"): 1000}
+    assert slots(plan, MONDAY + 4 * DAY) == {(later.id, "ECO50"): 200, (big.id, "ECO33"): 500}
+
+
+def test_cups_that_find_no_day_within_the_search_are_said_so(
+    db, plan_settings, line, now, order_in, monkeypatch
+):
+    monkeypatch.setattr(plan_module, "LATE_SEARCH_DAYS", 1)
+    order = order_in(OrderStatus.CONFIRMED, MONDAY, MONDAY + DAY, {"ECO33": 5000})
+    plan = washing_plan(db, plan_settings, line, now, days=7)
+    [late] = plan.late
+    assert late.order_id == order.id and late.late_cups == 3000
+    assert late.done_on is None and late.days_late is None
 
 
 def test_cups_past_their_deadline_come_first_and_are_late(db, plan_settings, line, now, order_in):

@@ -46,7 +46,7 @@ from wash_ops.errors import N_, InvalidInput
 from wash_ops.inventory.models import StockBalance, StockMovement, StockState
 from wash_ops.orders.models import Order, OrderLine, OrderStatus
 from wash_ops.planning.calendar import LineCalendar
-from wash_ops.planning.capacity import WashJob, book
+from wash_ops.planning.capacity import WashJob, book, merge_windows
 from wash_ops.planning.services import BOOKED_STATUSES, calendar_for
 from wash_ops.telemetry.models import CounterCursor, Resolution, TagRollup
 from wash_ops.telemetry.register_map import RegisterMap
@@ -55,6 +55,7 @@ from wash_ops.telemetry.rollups import bucket_start
 MIN_DAYS, MAX_DAYS = 1, 56
 HISTORY_DAYS = 7
 LATE_SEARCH_DAYS = 366  # how far past the plan's last deadline late cups are followed
+MAX_SEARCHED_LATE = 12  # late jobs given the earliest harmless day; the rest, leftover room
 WASHED_TAG = "cups_washed"
 DIRTY_STATES = (StockState.RECEIVED_DIRTY, StockState.ON_LINE)
 BACKLOG_STATUSES = (OrderStatus.RECEIVED, OrderStatus.WASHING)
@@ -349,7 +350,11 @@ class _Scheduled:
 
 def _schedule(jobs: list[PlanJob], calendar: LineCalendar, today: date) -> _Scheduled:
     """Book by deadline; then give each late remainder (oldest deadline first) the earliest
-    new deadline at which booking it makes nobody else late, and book everything again."""
+    new deadline at which booking it makes nobody else late, and book everything again.
+
+    Past ``MAX_SEARCHED_LATE`` late jobs (a line booked far beyond its capacity), the rest go
+    into the capacity the final booking leaves free: a later day, never an earlier one.
+    """
     count = len(jobs)
     work = [
         WashJob(key, job.release, max(job.due, today), job.cups) for key, job in enumerate(jobs)
@@ -360,23 +365,72 @@ def _schedule(jobs: list[PlanJob], calendar: LineCalendar, today: date) -> _Sche
         for key, job in enumerate(work)
     ]
     limit = max((job.due for job in work), default=today) + timedelta(days=LATE_SEARCH_DAYS)
+    late_keys = sorted(short, key=lambda key: (work[key].due, key))
     deferred: list[WashJob] = []
     unplaced: dict[int, int] = {}
-    for key in sorted(short, key=lambda key: (work[key].due, key)):
+    for key in late_keys[:MAX_SEARCHED_LATE]:
         release = max(work[key].due + _DAY, work[key].release)
-        due = _earliest_due(kept + deferred, calendar, today, release, short[key], limit)
+        base = merge_windows(kept + deferred)
+        due = _earliest_due(base, calendar, today, release, short[key], limit)
         if due is None:
             unplaced[key] = short[key]
         else:
             deferred.append(WashJob(count + key, release, due, short[key]))
     final = book(kept + deferred, calendar, today, keep_allocations=True)
     allocations = final.allocations or {}
+    after = {key - count: dict(days) for key, days in allocations.items() if key >= count}
+    room = _Room(calendar, today, limit, final.booked)
+    for key in late_keys[MAX_SEARCHED_LATE:]:
+        release = max(work[key].due + _DAY, work[key].release)
+        taken, left = room.take(release, short[key])
+        if taken:
+            after[key] = taken
+        if left:
+            unplaced[key] = left
     return _Scheduled(
         on_time={key: dict(days) for key, days in allocations.items() if key < count},
-        after={key - count: dict(days) for key, days in allocations.items() if key >= count},
+        after=after,
         short=short,
         unplaced=unplaced,
     )
+
+
+class _Room:
+    """The capacity left free per day from ``first`` to ``last``; ``take`` fills the first free
+    days from a given day on, skipping full days in near-constant time (a disjoint-set
+    pointer to the next day with room)."""
+
+    def __init__(self, calendar: LineCalendar, first: date, last: date, booked: dict) -> None:
+        self.first = first
+        size = (last - first).days + 1
+        self.free = [
+            calendar.capacity_on(first + timedelta(days=offset))
+            - booked.get(first + timedelta(days=offset), 0)
+            for offset in range(size)
+        ]
+        self.next = list(range(size + 1))
+
+    def _find(self, offset: int) -> int:
+        root = offset
+        while self.next[root] != root:
+            root = self.next[root]
+        while self.next[offset] != root:
+            self.next[offset], offset = root, self.next[offset]
+        return root
+
+    def take(self, start: date, cups: int) -> tuple[dict[date, int], int]:
+        taken: dict[date, int] = {}
+        offset = self._find(max((start - self.first).days, 0))
+        while cups and offset < len(self.free):
+            if self.free[offset] <= 0:
+                self.next[offset] = offset + 1
+                offset = self._find(offset + 1)
+                continue
+            amount = min(cups, self.free[offset])
+            self.free[offset] -= amount
+            cups -= amount
+            taken[self.first + timedelta(days=offset)] = amount
+        return taken, cups
 
 
 def _earliest_due(
@@ -388,7 +442,8 @@ def _earliest_due(
     limit: date,
 ) -> date | None:
     """The earliest deadline from ``release`` up to ``limit`` at which ``cups`` more can be
-    booked with nobody late (a later deadline only leaves more room: a binary search)."""
+    booked with nobody late (a later deadline only leaves more room: a binary search). ``base``
+    is merged per wash window: the same days are late or not, in far fewer jobs."""
 
     def fits(offset: int) -> bool:
         trial = WashJob(-1, release, release + timedelta(days=offset), cups)
