@@ -386,3 +386,28 @@ def test_the_plan_page_speaks_dutch(client, make_user, late_order):
 def test_admins_see_the_office_page(client, make_user):
     login(client, make_user(Role.ADMIN))
     assert client.get("/office/washing-plan").status_code == 200
+
+
+def test_the_day_the_clocks_go_forward_reads_its_own_roll_up(db, plan_settings, line):
+    zone = plan_settings.zone
+    sunday = date(2027, 3, 28)  # 23 hours in Brussels
+    for day, washed in ((sunday - DAY, 111), (sunday, 222), (sunday + DAY, 333)):
+        noon = datetime(day.year, day.month, day.day, 12, tzinfo=zone)
+        db.add(
+            TagRollup(
+                line_id=line.id,
+                tag="cups_washed",
+                resolution=Resolution.DAY,
+                bucket=bucket_start(noon, Resolution.DAY, zone),
+                count=1,
+                total=washed,
+                minimum=0,
+                maximum=washed,
+                last=0,
+            )
+        )
+    db.flush()
+    now = datetime(2027, 3, 30, 0, 30, tzinfo=zone)  # just after midnight, still 29 March in UTC
+    history = {past.day: past.washed for past in washing_plan(db, plan_settings, line, now).history}
+    assert (history[sunday - DAY], history[sunday], history[sunday + DAY]) == (111, 222, 333)
+    assert history[date(2027, 3, 30)] == 0
