@@ -15,6 +15,7 @@ from wash_ops.accounts.services import Registration, create_user, register_organ
 from wash_ops.catalogue.services import active_cup_types, sync_from_settings
 from wash_ops.config import Settings
 from wash_ops.errors import Conflict
+from wash_ops.inventory.journey import deliver_order, load_order, pick_up_order, receive_returns
 from wash_ops.inventory.ledger import receive_into_stock
 from wash_ops.inventory.locations import create_location, location_by_code
 from wash_ops.inventory.models import Location, LocationKind, StockState
@@ -108,6 +109,14 @@ ORDER_PLAN = [
     ("draft", {"ECO25": 1000, "ECO33": 1000}),
 ]
 
+# Events that are over, their cups back at the line and still dirty: the washing plan's backlog.
+# (event, postcode, days since the event ended, cups out per cup type, cups broken per type)
+# The older one is past its wash deadline, so the plan shows an order that will be late.
+RETURNED_ORDERS = [
+    ("Buitenspeeldag Gentbrugge", "9050", 1, {"ECO33": 6000, "ECO25": 2400}, {"ECO33": 35}),
+    ("Vrijdagmarkt Concert", "9000", 5, {"ECO50": 3000}, {"ECO50": 12}),
+]
+
 
 def seed_demo(
     session: Session, settings: Settings, now: datetime, seed: int = 7
@@ -147,6 +156,7 @@ def seed_demo(
             session, settings, organiser, event, _demo_order(event, quantities, index), now
         )
         _advance(session, settings, order, target, organiser, planner, now)
+    _demo_returned_orders(session, settings, events[0][0], planner, now)
     session.flush()
     logins = [DemoLogin(role, email, DEMO_PASSWORD) for role, email, _name in STAFF]
     logins.insert(0, DemoLogin(Role.ORGANISER, ORGANISATIONS[0][1], DEMO_PASSWORD))
@@ -262,3 +272,39 @@ def _advance(session, settings, order, target, organiser, planner, now) -> None:
     if not order.organisation.approved:
         return
     confirm_order(session, settings, planner, order, now)
+
+
+def _demo_returned_orders(session, settings, organiser, planner, now) -> None:
+    """Orders placed two weeks before their event, delivered, picked up and received dirty in
+    the hall: cups for the washing plan's backlog and for the line's batches."""
+    hall = location_by_code(session, "HAL-A")
+    for name, postcode, days_ago, quantities, broken in RETURNED_ORDERS:
+        day = now.astimezone(settings.zone).date() - timedelta(days=days_ago + 1)
+        starts = datetime.combine(day, datetime.min.time(), settings.zone).replace(hour=12)
+        placed = starts - timedelta(days=14)
+        data = EventInput(
+            name=name,
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=10),
+            address="Demo",
+            postcode=postcode,
+        )
+        event = create_event(session, settings, organiser.organisation, data, placed)
+        request = _demo_order(event, quantities, 1)
+        order = create_order(session, settings, organiser, event, request, placed)
+        submit_order(session, settings, organiser, order, placed)
+        confirm_order(session, settings, planner, order, placed)
+        load_order(session, order, planner, at=request.delivery_start)
+        deliver_order(session, order, planner, at=request.delivery_end)
+        pick_up_order(session, order, planner, at=request.pickup_end)
+        returned = {code: cups - broken.get(code, 0) for code, cups in quantities.items()}
+        receive_returns(
+            session,
+            order,
+            planner,
+            returned=returned,
+            broken=broken,
+            foreign_crates=0,
+            location=hall,
+            at=request.pickup_end + timedelta(hours=2),
+        )

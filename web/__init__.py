@@ -98,6 +98,8 @@ def _register_blueprints(app: Flask) -> None:
     from web.organiser.views import bp as organiser_bp
     from web.stock.views import bp as stock_bp
     from web.supervisor.views import bp as supervisor_bp
+    from web.washing_plan.views import line_bp as line_plan_bp
+    from web.washing_plan.views import office_bp as washing_plan_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(organiser_bp, url_prefix="/organiser")
@@ -105,4 +107,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(stock_bp, url_prefix="/stock")
     app.register_blueprint(supervisor_bp, url_prefix="/line")
     app.register_blueprint(courier_bp, url_prefix="/courier")
+    app.register_blueprint(washing_plan_bp)  # /office/washing-plan
+    app.register_blueprint(line_plan_bp)  # /line/plan
     init_api(app)
