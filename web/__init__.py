@@ -98,11 +98,13 @@ def _register_blueprints(app: Flask) -> None:
     from web.organiser.views import bp as organiser_bp
     from web.stock.views import bp as stock_bp
     from web.supervisor.views import bp as supervisor_bp
+    from web.washing.views import bp as washing_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(organiser_bp, url_prefix="/organiser")
     app.register_blueprint(office_bp, url_prefix="/office")
     app.register_blueprint(stock_bp, url_prefix="/stock")
     app.register_blueprint(supervisor_bp, url_prefix="/line")
+    app.register_blueprint(washing_bp, url_prefix="/line/batches")
     app.register_blueprint(courier_bp, url_prefix="/courier")
     init_api(app)

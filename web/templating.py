@@ -32,8 +32,12 @@ NAVIGATION = {
         ("office.calendar", _l("Capacity calendar")),
         ("office.organisations", _l("Organisations")),
         ("inventory.overview", _l("Stock")),
+        ("washing.batches", _l("Wash batches")),
     ],
-    Role.SUPERVISOR: [("supervisor.home", _l("The line today"))],
+    Role.SUPERVISOR: [
+        ("supervisor.home", _l("The line today")),
+        ("washing.batches", _l("Wash batches")),
+    ],
     Role.COURIER: [("courier.home", _l("My trips"))],
 }
 NAVIGATION[Role.ADMIN] = NAVIGATION[Role.PLANNER]
