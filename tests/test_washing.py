@@ -211,7 +211,7 @@ def test_a_batch_from_start_to_end_moves_the_stock_and_keeps_its_hygiene_record(
     plc.read(t2 + timedelta(seconds=60), cups_washed=600)
     end(db, settings, supervisor, line, third, t2 + timedelta(seconds=60))
     assert order.status is OrderStatus.WASHED
-    assert order.history[-1].reason == f"batch {third.number} ended"
+    assert order.history[-1].at == t2 + timedelta(seconds=60)  # when the last batch ended
     assert verify_ledger(db) == []
     close_order(db, order, planner)
     assert order.status is OrderStatus.CLOSED

@@ -297,7 +297,7 @@ def start_batch(
         )
         session.add(batch)
         if order.status is OrderStatus.RECEIVED:
-            advance_status(order, OrderStatus.WASHING, user, f"batch on line {line.code}", now)
+            advance_status(order, OrderStatus.WASHING, user, at=now)
         _flush(session)
     return batch
 
@@ -438,8 +438,7 @@ def end_batch(
             session, StockState.RECEIVED_DIRTY, StockState.ON_LINE, order_id=order.id
         )
         if not left and order.status is OrderStatus.WASHING:
-            reason = f"batch {batch.number} ended"
-            advance_status(order, OrderStatus.WASHED, user, reason, now)
+            advance_status(order, OrderStatus.WASHED, user, at=now)
         _flush(session)
     return batch
 
