@@ -9,7 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from tests.washing_support import REGISTER_MAP, Line1, walk_to_received
+from tests.washing_support import (
+    REGISTER_MAP,
+    Line1,
+    fresh_live_records,  # noqa: F401 - autouse
+    walk_to_received,
+)
 from wash_ops.accounts.models import Role
 from wash_ops.catalogue.models import Line
 from wash_ops.catalogue.services import main_line
@@ -21,6 +26,7 @@ from wash_ops.inventory.models import LocationKind, StockBalance, StockMovement,
 from wash_ops.orders.models import OrderStatus, OrderStatusChange
 from wash_ops.washing.eco import order_eco, organiser_eco
 from wash_ops.washing.models import BatchStatus, WashBatch
+from wash_ops.washing.readings import counter_total, temperature_record
 from wash_ops.washing.services import (
     batch_for,
     dirty_backlog,
@@ -413,3 +419,28 @@ def test_an_organiser_sees_the_batches_of_their_own_orders_only(
         order_batches(db, stranger, received.id)
     with pytest.raises(NotFound):
         batch_for(db, make_user(Role.COURIER), batch.id)
+
+
+def test_the_live_record_polled_along_the_way_equals_the_record_computed_at_once(
+    db, settings, received, supervisor, line, plc
+):
+    """The line screen's cache folds the settled past once; polling every 7 s while readings
+    (with a dip and a gap) arrive gives what one fold over everything gives."""
+    batch = start(db, settings, supervisor, line, received, cup_type="ECO50")
+    rinse = {s: (80.0 if 40 <= s < 75 else 85.0) for s in range(0, 301, 3) if not 150 < s < 190}
+    for second in range(0, 301):
+        if second in rinse:
+            plc.read(T0 + timedelta(seconds=second), wash=60.0, rinse=rinse[second], cups_washed=2)
+        if second % 7 == 0:
+            now = T0 + timedelta(seconds=second)
+            live = running_batch(db, line.id, now)
+            exact = temperature_record(
+                db, line.id, "rinse_temperature", T0, now, 82.0, timedelta(seconds=10)
+            )
+            assert live is not None
+            assert live.rinse.seconds_below == exact.seconds_below, second
+            assert (live.rinse.lowest_c, live.rinse.latest_c) == (exact.lowest_c, exact.latest_c)
+            assert live.cups_washed == counter_total(db, line.id, "cups_washed", T0, now)
+    ended = end(db, settings, supervisor, line, batch, T0 + timedelta(seconds=300))
+    assert ended.rinse_seconds_below == 33 + 32  # the dip (42 … 75 s) and the gap (160 … 192 s)
+    assert live.rinse.seconds_below == ended.rinse_seconds_below

@@ -11,7 +11,11 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import login
-from tests.washing_support import Line1, walk_to_received
+from tests.washing_support import (
+    Line1,
+    fresh_live_records,  # noqa: F401 - autouse
+    walk_to_received,
+)
 from wash_ops.accounts.models import Role
 from wash_ops.accounts.services import issue_api_token
 from wash_ops.catalogue.services import main_line

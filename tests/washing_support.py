@@ -3,9 +3,10 @@ readings fed through the telemetry ingest exactly as the poller hands them over.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy.orm import Session
 
 from wash_ops.accounts.models import User
@@ -16,6 +17,7 @@ from wash_ops.inventory.reservations import reserve_for_order
 from wash_ops.orders.models import Order, OrderStatus
 from wash_ops.telemetry.ingest import Quality, Reading, ingest
 from wash_ops.telemetry.register_map import RegisterMap, load_register_map
+from wash_ops.washing.services import LIVE
 
 REGISTER_MAP: RegisterMap = load_register_map(environ={})
 
@@ -85,3 +87,12 @@ class Line1:
     ) -> None:
         for offset in range(0, seconds + 1, step):
             self.read(start + timedelta(seconds=offset), wash=wash, rinse=rinse)
+
+
+@pytest.fixture(autouse=True)
+def fresh_live_records() -> Iterator[None]:
+    """The line screen's cache assumes committed readings never change; each test rolls its
+    readings back, so each starts with an empty cache."""
+    LIVE.clear()
+    yield
+    LIVE.clear()

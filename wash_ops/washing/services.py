@@ -46,7 +46,12 @@ from wash_ops.orders.models import Order, OrderLine, OrderStatus, Service
 from wash_ops.telemetry.models import TagSample
 from wash_ops.telemetry.register_map import RegisterMap
 from wash_ops.washing.models import BatchStatus, WashBatch
-from wash_ops.washing.readings import TemperatureRecord, counter_total, temperature_record
+from wash_ops.washing.readings import (
+    LiveRecords,
+    TemperatureRecord,
+    counter_total,
+    temperature_record,
+)
 
 LINE_ROLES = frozenset({Role.SUPERVISOR, Role.PLANNER, Role.ADMIN})
 # The PLC counters a batch reads (tag names of the register map).
@@ -54,6 +59,8 @@ WASHED_TAG, REJECTED_TAG, WATER_TAG, ENERGY_TAG = "cups_washed", "cups_rejected"
 STARTABLE = frozenset({OrderStatus.RECEIVED, OrderStatus.WASHING})
 DUE_SOON = timedelta(hours=24)
 CUSTOMER_SERVICES = frozenset({Service.WASH_OWN, Service.STORE_OWN})
+# The running batches' records so far, for the line screen (see readings.LiveRecords).
+LIVE = LiveRecords()
 
 
 # --- the dirty backlog ------------------------------------------------------------------
@@ -538,7 +545,14 @@ def running_batch(
     if batch is None:
         return None
     end = now or _latest_reading(session, batch)
-    wash, rinse = _hygiene(session, batch, end)
+    gap = timedelta(seconds=batch.max_gap_s)
+    wash, rinse = (
+        LIVE.temperature(session, batch.id, line_id, tag, batch.started_at, end, limit, gap)
+        for tag, limit in (
+            (batch.wash_tag, batch.wash_limit_c),
+            (batch.rinse_tag, batch.rinse_limit_c),
+        )
+    )
 
     def state(record: TemperatureRecord) -> HygieneNow:
         return HygieneNow(
@@ -563,8 +577,8 @@ def running_batch(
         cups_loaded=batch.cups_loaded,
         started_at=batch.started_at,
         started_by=batch.started_by.name,
-        cups_washed=counter_total(session, line_id, WASHED_TAG, batch.started_at, now),
-        cups_rejected=counter_total(session, line_id, REJECTED_TAG, batch.started_at, now),
+        cups_washed=LIVE.count(session, batch.id, line_id, WASHED_TAG, batch.started_at, end),
+        cups_rejected=LIVE.count(session, batch.id, line_id, REJECTED_TAG, batch.started_at, end),
         wash=state(wash),
         rinse=state(rinse),
     )
