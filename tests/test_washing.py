@@ -19,11 +19,11 @@ from wash_ops.accounts.models import Role
 from wash_ops.catalogue.models import Line
 from wash_ops.catalogue.services import main_line
 from wash_ops.errors import Conflict, Forbidden, InvalidInput, NotFound
-from wash_ops.inventory.journey import close_order
+from wash_ops.inventory.journey import close_order, receive_customer_cups
 from wash_ops.inventory.ledger import receive_into_stock, verify_ledger
 from wash_ops.inventory.locations import create_location
 from wash_ops.inventory.models import LocationKind, StockBalance, StockMovement, StockState
-from wash_ops.orders.models import OrderStatus, OrderStatusChange
+from wash_ops.orders.models import OrderStatus, OrderStatusChange, Service
 from wash_ops.washing.eco import order_eco, organiser_eco
 from wash_ops.washing.models import BatchStatus, WashBatch
 from wash_ops.washing.readings import counter_total, temperature_record
@@ -444,3 +444,34 @@ def test_the_live_record_polled_along_the_way_equals_the_record_computed_at_once
     ended = end(db, settings, supervisor, line, batch, T0 + timedelta(seconds=300))
     assert ended.rinse_seconds_below == 33 + 32  # the dip (42 … 75 s) and the gap (160 … 192 s)
     assert live.rinse.seconds_below == ended.rinse_seconds_below
+
+
+def test_a_customers_own_cups_are_washed_as_theirs(
+    db, settings, warehouse, planner, supervisor, line, plc, make_user, make_order
+):
+    order = make_order(make_user(), {"ECO33": 800}, service=Service.WASH_OWN)
+    order.status = OrderStatus.CONFIRMED
+    db.flush()
+    receive_customer_cups(db, order, planner, {"ECO33": 800}, "IN")
+    [item] = [i for i in dirty_backlog(db, settings, line, T0) if i.order_id == order.id]
+    assert (item.cups, item.owner_id) == (800, order.organisation_id)
+    plc.read(T0, wash=60.0, rinse=85.0)
+    batch = start(db, settings, supervisor, line, order)
+    assert batch.owner_id == order.organisation_id
+    plc.temperatures(T0 + timedelta(seconds=5), 60, 5, wash=60.0, rinse=85.0)
+    plc.read(T0 + timedelta(seconds=60), cups_washed=795, cups_rejected=5)
+    end(db, settings, supervisor, line, batch, T0 + timedelta(seconds=60))
+    owned = {
+        (b.state, b.location.code): b.quantity
+        for b in db.scalars(
+            select(StockBalance).where(
+                StockBalance.owner_id == order.organisation_id, StockBalance.quantity > 0
+            )
+        )
+    }
+    assert owned == {
+        (S.CLEAN_AVAILABLE, "LINE-L1"): 795,
+        (S.BROKEN, "LOSS-BREAKAGE"): 5,
+    }
+    assert order.status is OrderStatus.WASHED
+    assert verify_ledger(db) == []
