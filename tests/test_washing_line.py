@@ -1,6 +1,10 @@
 """A wash batch against the line simulator over real Modbus TCP, read by the real worker: what
 the PLC counted while the batch ran is what the batch books, to the cup, and its hygiene
-record comes from the simulator's own temperature readings."""
+record comes from the simulator's own temperature readings.
+
+The supervisor ends a batch when its cups are through the line; counts the worker has read but
+not yet stored at that moment would not be in the batch, so the test ends it as the
+supervisor does: line standing still, readings stored."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from sqlalchemy import func, select
 
 from plc.simulator import start_simulator
 from plc.worker import Worker
-from tests.plc_support import fast_map, night_start, wait_for
+from tests.plc_support import fast_map, live, night_start, wait_for
 from tests.washing_support import walk_to_received
 from wash_ops.accounts.models import Organisation, OrganisationStatus, Role, User
 from wash_ops.accounts.services import create_user
@@ -100,6 +104,20 @@ def _received_order(factory, settings) -> tuple[int, int]:
         return order.id, supervisor.id
 
 
+def settle(factory, readings: int = 2) -> None:
+    """Wait until readings taken after this call are stored (so everything before is too)."""
+    since = utcnow()
+    for _ in range(readings):
+        since = wait_for(lambda after=since: _stored_after(factory, after), what="a fresh reading")
+
+
+def _stored_after(factory, moment):
+    found = live(factory)
+    if found is not None and found.last_good_at is not None and found.last_good_at > moment:
+        return found.last_good_at
+    return None
+
+
 def _days(days: float) -> timedelta:
     return timedelta(days=days)
 
@@ -148,6 +166,10 @@ def test_a_batch_books_what_the_simulated_line_counted_while_it_ran(line_databas
                     return found.cups_washed if found and found.cups_washed > 1500 else 0
 
             wait_for(washed_so_far, timeout=30, what="the line to wash 1,500 cups")
+            # The supervisor ends a batch once its cups are through: the line stands still and
+            # the worker has stored what it read until then.
+            simulator.simulator.pause()
+            settle(factory)
             with unit_of_work(factory) as session:
                 supervisor = session.get_one(User, supervisor_id)
                 ended = end_batch(
