@@ -526,6 +526,40 @@ class RunningBatch:
     def cups_left(self) -> int:
         return max(0, self.cups_loaded - self.cups_washed - self.cups_rejected)
 
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready, for the live updates of the line screen and the batch page."""
+
+        def temperature(state: HygieneNow) -> dict[str, object]:
+            return {
+                "latest_c": state.latest_c,
+                "limit_c": state.limit_c,
+                "lowest_c": state.lowest_c,
+                "highest_c": state.highest_c,
+                "seconds_below": state.seconds_below,
+                "max_seconds_below": state.max_seconds_below,
+                "below_now": state.below_now,
+                "failing": state.failing,
+            }
+
+        return {
+            "batch_id": self.batch_id,
+            "number": self.number,
+            "order_id": self.order_id,
+            "order": self.order_reference,
+            "organisation": self.organisation,
+            "event": self.event,
+            "cup_type": self.cup_type_code,
+            "started_at": self.started_at.isoformat(),
+            "started_by": self.started_by,
+            "cups_loaded": self.cups_loaded,
+            "cups_washed": self.cups_washed,
+            "cups_rejected": self.cups_rejected,
+            "cups_left": self.cups_left,
+            "hygiene_ok": self.hygiene_ok,
+            "wash": temperature(self.wash),
+            "rinse": temperature(self.rinse),
+        }
+
 
 def running_batch(
     session: Session, line_id: int, now: datetime | None = None

@@ -28,7 +28,6 @@ from wash_ops.washing.eco import EcoFigures, order_eco, organiser_eco
 from wash_ops.washing.models import WashBatch
 from wash_ops.washing.services import (
     LINE_ROLES,
-    RunningBatch,
     batch_for,
     dirty_backlog,
     end_batch,
@@ -123,33 +122,7 @@ def running_json():
     session = db_session()
     line = main_line(session, settings())
     found = running_batch(session, line.id, now())
-    return jsonify(running=None if found is None else _running_dict(found))
-
-
-def _running_dict(found: RunningBatch) -> dict[str, object]:
-    def temperature(state) -> dict[str, object]:
-        return {
-            "latest_c": state.latest_c,
-            "limit_c": state.limit_c,
-            "lowest_c": state.lowest_c,
-            "seconds_below": state.seconds_below,
-            "max_seconds_below": state.max_seconds_below,
-            "below_now": state.below_now,
-            "failing": state.failing,
-        }
-
-    return {
-        "batch_id": found.batch_id,
-        "number": found.number,
-        "order": found.order_reference,
-        "cups_loaded": found.cups_loaded,
-        "cups_washed": found.cups_washed,
-        "cups_rejected": found.cups_rejected,
-        "cups_left": found.cups_left,
-        "hygiene_ok": found.hygiene_ok,
-        "wash": temperature(found.wash),
-        "rinse": temperature(found.rinse),
-    }
+    return jsonify(running=None if found is None else found.as_dict())
 
 
 @bp.route("/<int:batch_id>/end", methods=["GET", "POST"])
