@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from wash_ops.accounts.models import Organisation, OrganisationStatus, Role, User
 from wash_ops.accounts.services import Registration, create_user, register_organiser
-from wash_ops.catalogue.services import active_cup_types, sync_from_settings
+from wash_ops.catalogue.services import active_cup_types, main_line, sync_from_settings
 from wash_ops.config import Settings
 from wash_ops.errors import Conflict
 from wash_ops.inventory.journey import deliver_order, load_order, pick_up_order, receive_returns
@@ -30,6 +30,9 @@ from wash_ops.orders.services import (
     reject_order,
     submit_order,
 )
+from wash_ops.telemetry.models import CounterIncrement, TagSample
+from wash_ops.telemetry.register_map import load_register_map
+from wash_ops.washing.services import end_batch, start_batch
 
 DEMO_PASSWORD = "wash-ops-demo"
 
@@ -109,14 +112,6 @@ ORDER_PLAN = [
     ("draft", {"ECO25": 1000, "ECO33": 1000}),
 ]
 
-# Events that are over, their cups back at the line and still dirty: the washing plan's backlog.
-# (event, postcode, days since the event ended, cups out per cup type, cups broken per type)
-# The older one is past its wash deadline, so the plan shows an order that will be late.
-RETURNED_ORDERS = [
-    ("Buitenspeeldag Gentbrugge", "9050", 1, {"ECO33": 6000, "ECO25": 2400}, {"ECO33": 35}),
-    ("Vrijdagmarkt Concert", "9000", 5, {"ECO50": 3000}, {"ECO50": 12}),
-]
-
 
 def seed_demo(
     session: Session, settings: Settings, now: datetime, seed: int = 7
@@ -156,8 +151,8 @@ def seed_demo(
             session, settings, organiser, event, _demo_order(event, quantities, index), now
         )
         _advance(session, settings, order, target, organiser, planner, now)
-    _demo_returned_orders(session, settings, events[0][0], planner, now)
     session.flush()
+    _demo_washing(session, settings, now, staff, [organiser for organiser, _event in events])
     logins = [DemoLogin(role, email, DEMO_PASSWORD) for role, email, _name in STAFF]
     logins.insert(0, DemoLogin(Role.ORGANISER, ORGANISATIONS[0][1], DEMO_PASSWORD))
     return logins
@@ -274,37 +269,130 @@ def _advance(session, settings, order, target, organiser, planner, now) -> None:
     confirm_order(session, settings, planner, order, now)
 
 
-def _demo_returned_orders(session, settings, organiser, planner, now) -> None:
-    """Orders placed two weeks before their event, delivered, picked up and received dirty in
-    the hall: cups for the washing plan's backlog and for the line's batches."""
-    hall = location_by_code(session, "HAL-A")
-    for name, postcode, days_ago, quantities, broken in RETURNED_ORDERS:
-        day = now.astimezone(settings.zone).date() - timedelta(days=days_ago + 1)
-        starts = datetime.combine(day, datetime.min.time(), settings.zone).replace(hour=12)
-        placed = starts - timedelta(days=14)
-        data = EventInput(
-            name=name,
-            starts_at=starts,
-            ends_at=starts + timedelta(hours=10),
-            address="Demo",
-            postcode=postcode,
+# --- washing: received orders in the backlog and two ended batches ------------------------
+
+# (organiser index, event name, cups per cup type, days ago the event ended, batches to run:
+# (cups, minutes ago it started, rinse temperature during it)). Events end in the past, so the
+# orders went through the whole journey and their cups wait dirty at goods-in.
+WASHED_EVENTS = [
+    (0, "Gentse Feesten Kouter", {"ECO33": 6000}, 3, [(4000, 26 * 60, 84.5)]),
+    (3, "Lokerse Feesten", {"ECO25": 3000}, 4, [(1500, 22 * 60, 80.5)]),
+    (0, "Boomtown Gent", {"ECO50": 2400, "ECO33": 1200}, 2, []),
+    (3, "Dendermonde Ros Beiaard", {"ECO33": 3600}, 6, []),
+]
+DEMO_RATE_PER_MINUTE = 60  # the simulator's line washes about 3,600 cups an hour
+
+
+def _demo_washing(session, settings, now, staff, organisers) -> None:
+    planner, supervisor = staff[Role.PLANNER], staff[Role.SUPERVISOR]
+    line = main_line(session, settings)
+    create_location(session, code="GOEDEREN-IN", name="Ontvangst", kind=LocationKind.INTAKE)
+    register_map = load_register_map()
+    for index, name, quantities, ended_days_ago, batches in WASHED_EVENTS:
+        order = _demo_past_order(
+            session, settings, organisers[index], planner, name, quantities, now, ended_days_ago
         )
-        event = create_event(session, settings, organiser.organisation, data, placed)
-        request = _demo_order(event, quantities, 1)
-        order = create_order(session, settings, organiser, event, request, placed)
-        submit_order(session, settings, organiser, order, placed)
-        confirm_order(session, settings, planner, order, placed)
-        load_order(session, order, planner, at=request.delivery_start)
-        deliver_order(session, order, planner, at=request.delivery_end)
-        pick_up_order(session, order, planner, at=request.pickup_end)
-        returned = {code: cups - broken.get(code, 0) for code, cups in quantities.items()}
+        load_order(session, order, planner, at=order.delivery_start)
+        deliver_order(session, order, planner, at=order.delivery_end)
+        pick_up_order(session, order, planner, at=order.pickup_start)
+        returned = {code: quantity - quantity // 50 for code, quantity in quantities.items()}
         receive_returns(
             session,
             order,
             planner,
             returned=returned,
-            broken=broken,
-            foreign_crates=0,
-            location=hall,
-            at=request.pickup_end + timedelta(hours=2),
+            broken={code: quantity // 100 for code, quantity in quantities.items()},
+            foreign_crates=1,
+            location="GOEDEREN-IN",
+            at=order.pickup_end,
         )
+        code = next(iter(quantities))
+        for cups, minutes_ago, rinse in batches:
+            started = now - timedelta(minutes=minutes_ago)
+            batch = start_batch(
+                session,
+                settings,
+                supervisor,
+                line_id=line.id,
+                order_id=order.id,
+                cup_type=code,
+                now=started,
+                quantity=cups,
+            )
+            ended = _demo_line_run(session, line.id, started, cups, rinse)
+            end_batch(
+                session,
+                settings,
+                register_map,
+                supervisor,
+                line_id=line.id,
+                batch_id=batch.id,
+                now=ended,
+            )
+
+
+def _demo_past_order(session, settings, organiser, planner, name, quantities, now, days_ago):
+    """A confirmed order for an event that ended about ``days_ago`` days ago; a day earlier at a
+    time until the wash fits the line's working days (the weekday of the run varies)."""
+    for extra in range(7):
+        ends = now - timedelta(days=days_ago + extra)
+        starts = ends - timedelta(hours=10)
+        earlier = starts - timedelta(days=10)
+        try:
+            with session.begin_nested():
+                data = EventInput(
+                    name=name, starts_at=starts, ends_at=ends, address="Demo", postcode="9000"
+                )
+                event = create_event(session, settings, organiser.organisation, data, earlier)
+                order = create_order(
+                    session, settings, organiser, event, _demo_order(event, quantities, 0), earlier
+                )
+                submit_order(session, settings, organiser, order, earlier)
+                confirm_order(session, settings, planner, order, earlier)
+                return order
+        except Conflict:
+            continue
+    raise RuntimeError(f"no past date fits the demo order for {name}")
+
+
+def _demo_line_run(session, line_id: int, started: datetime, cups: int, rinse: float) -> datetime:
+    """Readings of a batch run as the poller would have stored them: temperatures every 5 s,
+    counters each minute (about 1 % rejects, 0.25 l water and 0.012 kWh a cup)."""
+    rng = random.Random(cups)
+    minutes = -(-cups // DEMO_RATE_PER_MINUTE)
+    samples, increments = [], []
+    left = cups
+    for minute in range(minutes):
+        for second in range(0, 60, 5):
+            at = started + timedelta(minutes=minute, seconds=second)
+            samples.append(
+                TagSample(
+                    line_id=line_id,
+                    tag="wash_temperature",
+                    at=at,
+                    value=round(60 + rng.uniform(-0.8, 0.8), 1),
+                )
+            )
+            samples.append(
+                TagSample(
+                    line_id=line_id,
+                    tag="rinse_temperature",
+                    at=at,
+                    value=round(rinse + rng.uniform(-0.4, 0.4), 1),
+                )
+            )
+        through = min(left, DEMO_RATE_PER_MINUTE)
+        left -= through
+        rejected = 1 if minute % 2 == 0 and through > 1 else 0
+        at = started + timedelta(minutes=minute + 1)
+        for tag, delta in (
+            ("cups_washed", through - rejected),
+            ("cups_rejected", rejected),
+            ("water", round(through * 0.25)),
+            ("energy", round(through * 1.2)),  # 0.01 kWh per raw unit
+        ):
+            if delta:
+                increments.append(CounterIncrement(line_id=line_id, tag=tag, at=at, delta=delta))
+    session.add_all(samples + increments)
+    session.flush()
+    return started + timedelta(minutes=minutes, seconds=1)

@@ -24,6 +24,7 @@ from wash_ops.telemetry.models import (
     TagRollup,
     TagSample,
 )
+from wash_ops.washing.models import WashBatch
 
 __all__ = [
     "Alarm",
@@ -55,4 +56,5 @@ __all__ = [
     "Service",
     "Site",
     "User",
+    "WashBatch",
 ]

@@ -98,6 +98,7 @@ def _register_blueprints(app: Flask) -> None:
     from web.organiser.views import bp as organiser_bp
     from web.stock.views import bp as stock_bp
     from web.supervisor.views import bp as supervisor_bp
+    from web.washing.views import bp as washing_bp
     from web.washing_plan.views import line_bp as line_plan_bp
     from web.washing_plan.views import office_bp as washing_plan_bp
 
@@ -106,6 +107,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(office_bp, url_prefix="/office")
     app.register_blueprint(stock_bp, url_prefix="/stock")
     app.register_blueprint(supervisor_bp, url_prefix="/line")
+    app.register_blueprint(washing_bp, url_prefix="/line/batches")
     app.register_blueprint(courier_bp, url_prefix="/courier")
     app.register_blueprint(washing_plan_bp)  # /office/washing-plan
     app.register_blueprint(line_plan_bp)  # /line/plan

@@ -45,9 +45,11 @@ NAVIGATION = {
         ("supervisor.home", _l("The line now")),
         ("office.organisations", _l("Organisations")),
         ("inventory.overview", _l("Stock")),
+        ("washing.batches", _l("Wash batches")),
     ],
     Role.SUPERVISOR: [
         ("supervisor.home", _l("The line now")),
+        ("washing.batches", _l("Wash batches")),
         ("line_plan.tablet", _l("Washing plan")),
         ("supervisor.oee", _l("OEE and shifts")),
         ("supervisor.throughput", _l("Throughput")),

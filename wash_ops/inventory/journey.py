@@ -579,8 +579,10 @@ def close_order(session: Session, order: Order, user: User, at: datetime | None 
     _start(session, order, user, OFFICE_ROLES, CLOSABLE)
     if cups_out(session, order):
         raise Conflict(N_("This order still has cups on their way or waiting to be washed."))
-    for target in (OrderStatus.WASHING, OrderStatus.WASHED, OrderStatus.CLOSED):
-        if order.status is not target and order.status is not OrderStatus.CLOSED:
+    steps = (OrderStatus.WASHING, OrderStatus.WASHED, OrderStatus.CLOSED)
+    for target in steps:
+        # Walk on from where the order is: a washed order goes straight to closed.
+        if order.status not in steps or steps.index(order.status) < steps.index(target):
             advance_status(order, target, user, at=at)
     session.flush()
 

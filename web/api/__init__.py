@@ -19,7 +19,7 @@ class WashOpsApi(Api):
 
 
 def init_api(app: Flask) -> None:
-    from web.api import capacity, catalogue, events, line, orders, stock
+    from web.api import capacity, catalogue, eco, events, line, orders, stock
 
     api = WashOpsApi(
         app,
@@ -29,7 +29,7 @@ def init_api(app: Flask) -> None:
             "security": [{"bearerAuth": []}],
         },
     )
-    for module in (catalogue, events, orders, capacity, line):
+    for module in (catalogue, events, orders, capacity, line, eco):
         blueprint = module.blp
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint, url_prefix=f"/api/v1/{blueprint.name}")

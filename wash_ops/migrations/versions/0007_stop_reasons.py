@@ -1,7 +1,7 @@
 """stop reasons on state periods
 
 Revision ID: 0007_stop_reasons
-Revises: 0003_inventory
+Revises: 0004_washing
 Create Date: 2026-11-23
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_stop_reasons"
-down_revision = "0003_inventory"
+down_revision = "0004_washing"
 branch_labels = None
 depends_on = None
 

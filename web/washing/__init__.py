@@ -1,0 +1,1 @@
+"""The line supervisor's wash batches: backlog, start, the batch on the line, end, reports."""
