@@ -161,3 +161,35 @@ def test_oee_and_throughput_pages(line_demo, tablet):
         "() => window.Chart && Chart.instances && Object.keys(Chart.instances).length === 3"
     )
     assert_clean(tablet, "line-throughput")
+
+
+def test_the_batch_on_the_line_shows_on_the_screen(line_demo, tablet):
+    from wash_ops.accounts.models import Role, User
+    from wash_ops.catalogue.services import main_line
+    from wash_ops.db import unit_of_work, utcnow
+    from wash_ops.washing.services import dirty_backlog, start_batch
+
+    server, _ = line_demo
+    tablet.goto(f"{server.base_url}/line/")
+    assert "Geen batch op de lijn" in tablet.inner_text("#line-batch")
+    factory = sessionmaker(bind=server.engine, expire_on_commit=False)
+    with unit_of_work(factory) as session:
+        line = main_line(session, server.settings)
+        first = dirty_backlog(session, server.settings, line, utcnow())[0]
+        supervisor = session.scalar(select(User).where(User.role == Role.SUPERVISOR))
+        batch = start_batch(
+            session,
+            server.settings,
+            supervisor,
+            line_id=line.id,
+            order_id=first.order_id,
+            cup_type=first.cup_type.code,
+            now=utcnow(),
+        )
+        number = batch.number
+    tablet.wait_for_function(
+        "number => document.querySelector('#line-batch').innerText.includes(number)",
+        arg=number,
+        timeout=10_000,
+    )
+    screenshot(tablet, "line-batch")

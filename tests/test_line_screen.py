@@ -167,7 +167,13 @@ def test_screen_and_live_update(db, settings, supervisor_client):
     live = supervisor_client.get("/line/live")
     assert live.status_code == 200 and live.headers["Cache-Control"] == "no-store"
     body = live.get_json()
-    assert set(body["sections"]) == {"line-state", "line-figures", "line-alarms", "line-gauges"}
+    assert set(body["sections"]) == {
+        "line-state",
+        "line-figures",
+        "line-alarms",
+        "line-gauges",
+        "line-batch",
+    }
     assert "ack-form" in body["sections"]["line-alarms"]
     assert body["stale"] is False
 

@@ -6,6 +6,7 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from flask_babel import gettext
 
 from wash_ops.accounts.models import Role
+from wash_ops.catalogue.models import Line
 from wash_ops.catalogue.services import main_line
 from wash_ops.errors import DomainError
 from wash_ops.planning.services import booking_calendar, calendar_for
@@ -14,6 +15,7 @@ from wash_ops.telemetry.board import LineBoard, line_board
 from wash_ops.telemetry.queries import line_status
 from wash_ops.telemetry.shift_report import day_report
 from wash_ops.telemetry.throughput import hours_today, last_days
+from wash_ops.washing.services import running_batch
 from web.auth.access import restrict_to
 from web.context import actor, now, register_map, settings
 from web.database import db_session
@@ -27,10 +29,11 @@ LIVE_SECTIONS = {
     "line-figures": "supervisor/_figures.html",
     "line-alarms": "supervisor/_alarms.html",
     "line-gauges": "supervisor/_gauges.html",
+    "line-batch": "supervisor/_batch.html",
 }
 
 
-def _board() -> tuple[object, LineBoard]:
+def _board() -> tuple[Line, LineBoard]:
     session = db_session()
     line = main_line(session, settings())
     at = now()
@@ -46,15 +49,19 @@ def _board() -> tuple[object, LineBoard]:
 @bp.route("/")
 def home():
     line, board = _board()
-    return render_template("supervisor/line.html", line=line, board=board, sections=LIVE_SECTIONS)
+    batch = running_batch(db_session(), line.id, board.at)
+    return render_template(
+        "supervisor/line.html", line=line, board=board, batch=batch, sections=LIVE_SECTIONS
+    )
 
 
 @bp.route("/live")
 def live():
     """The changing parts of the line screen, rendered as on the page, for its short polling."""
     line, board = _board()
+    batch = running_batch(db_session(), line.id, board.at)
     sections = {
-        key: render_template(template, line=line, board=board)
+        key: render_template(template, line=line, board=board, batch=batch)
         for key, template in LIVE_SECTIONS.items()
     }
     response = jsonify(at=board.at.isoformat(), stale=board.status.stale, sections=sections)
