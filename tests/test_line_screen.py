@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from tests.conftest import csrf_token_from, login
-from wash_ops.accounts.models import Role
+from wash_ops.accounts.models import Role, User
 from wash_ops.catalogue.services import main_line
 from wash_ops.db import utcnow
 from wash_ops.telemetry.alarms import acknowledge_alarms
@@ -325,3 +325,39 @@ def test_oee_and_throughput_pages(db, settings, supervisor_client):
     page = supervisor_client.get("/line/throughput")
     assert page.status_code == 200
     assert "vendor/chartjs/chart.umd.min.js" in page.get_data(as_text=True)
+
+
+def test_the_shift_report_lists_the_shifts_batches(
+    db, settings, supervisor_client, make_order, make_user
+):
+    from wash_ops.washing.models import BatchStatus, WashBatch
+
+    order = make_order(make_user(Role.ORGANISER))
+    line = main_line(db, settings)
+    supervisor = db.scalars(select(User).where(User.role == Role.SUPERVISOR)).first()
+    started = datetime.combine(utcnow().astimezone(settings.zone).date(), time(7), settings.zone)
+    cup_type = order.lines[0].cup_type
+    batch = WashBatch(
+        line_id=line.id,
+        order_id=order.id,
+        cup_type_id=cup_type.id,
+        status=BatchStatus.ENDED,
+        cups_loaded=500,
+        started_at=started,
+        started_by_id=supervisor.id,
+        ended_at=started + timedelta(minutes=20),
+        cups_washed=490,
+        wash_tag="wash_temperature",
+        rinse_tag="rinse_temperature",
+        wash_limit_c=55,
+        rinse_limit_c=82,
+        max_seconds_below=60,
+        max_gap_s=10,
+        hygiene_passed=False,
+    )
+    db.add(batch)
+    db.flush()
+    html = supervisor_client.get("/line/oee").get_data(as_text=True)
+    early, late = html.split('id="shift-late"')
+    assert batch.number in early and batch.number not in late
+    assert "quarantaine" in early

@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -644,6 +644,24 @@ def recent_batches(session: Session, line_id: int, limit: int = 20) -> list[Wash
             )
             .order_by(WashBatch.started_at.desc(), WashBatch.id.desc())
             .limit(limit)
+        )
+    )
+
+
+def batches_between(
+    session: Session, line_id: int, start: datetime, end: datetime
+) -> list[WashBatch]:
+    """Batches on the line at any moment of [start, end): a shift report's batches."""
+    return list(
+        session.scalars(
+            select(WashBatch)
+            .where(
+                WashBatch.line_id == line_id,
+                WashBatch.started_at < end,
+                or_(WashBatch.ended_at.is_(None), WashBatch.ended_at > start),
+            )
+            .options(joinedload(WashBatch.order), joinedload(WashBatch.cup_type))
+            .order_by(WashBatch.started_at, WashBatch.id)
         )
     )
 

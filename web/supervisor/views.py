@@ -15,7 +15,7 @@ from wash_ops.telemetry.board import LineBoard, line_board
 from wash_ops.telemetry.queries import line_status
 from wash_ops.telemetry.shift_report import day_report
 from wash_ops.telemetry.throughput import hours_today, last_days
-from wash_ops.washing.services import running_batch
+from wash_ops.washing.services import batches_between, running_batch
 from web.auth.access import restrict_to
 from web.context import actor, now, register_map, settings
 from web.database import db_session
@@ -111,10 +111,15 @@ def oee():
     today = at.astimezone(settings().zone).date()
     day = _day_argument(today)
     report = day_report(session, settings(), register_map(), line.id, day, at)
+    batches = {
+        result.shift.code: batches_between(session, line.id, result.starts_at, result.ends_at)
+        for result in report.shifts
+    }
     return render_template(
         "supervisor/oee.html",
         line=line,
         report=report,
+        batches=batches,
         today=today,
         previous_day=day - timedelta(days=1),
         next_day=day + timedelta(days=1) if day < today else None,
