@@ -7,7 +7,7 @@ from datetime import datetime, time, timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import csrf_token_from, login
+from tests.conftest import PASSWORD, csrf_token_from, login
 from wash_ops.accounts.models import Role, User
 from wash_ops.catalogue.services import main_line
 from wash_ops.db import utcnow
@@ -361,3 +361,33 @@ def test_the_shift_report_lists_the_shifts_batches(
     early, late = html.split('id="shift-late"')
     assert batch.number in early and batch.number not in late
     assert "quarantaine" in early
+
+
+def test_live_sections_carry_no_session_data_and_ack_sends_the_token_in_a_header(
+    db, settings, app_factory, make_user
+):
+    import re
+
+    client = app_factory(WTF_CSRF_ENABLED=True).test_client()
+    page = client.get("/login").get_data(as_text=True)
+    client.post(
+        "/login",
+        data={
+            "email": make_user(Role.SUPERVISOR, email="tablet@example.test").email,
+            "password": PASSWORD,
+            "csrf_token": csrf_token_from(page),
+        },
+    )
+    feed(db, settings, utcnow() - timedelta(minutes=1), 1, alarm_word=lambda s: 0b100)
+    screen = client.get("/line/").get_data(as_text=True)
+    token = re.search(r'<meta name="csrf-token" content="([^"]+)"', screen).group(1)
+    sections = client.get("/line/live").get_json()["sections"]
+    assert "ack-form" in sections["line-alarms"] and "csrf_token" not in sections["line-alarms"]
+    alarm = db.scalar(select(Alarm))
+    answer = client.post(
+        f"/line/alarms/{alarm.id}/acknowledge",
+        headers={"Accept": "application/json", "X-CSRFToken": token},
+    )
+    assert answer.status_code == 200
+    # The acknowledgement drops the shared answer: the next poll shows it at once.
+    assert "ack-form" not in client.get("/line/live").get_json()["sections"]["line-alarms"]

@@ -74,10 +74,11 @@
     event.preventDefault();
     var button = form.querySelector("button");
     if (button) { button.disabled = true; }
+    var token = document.querySelector("meta[name=csrf-token]");
     fetch(form.action, {
       method: "POST",
       body: new FormData(form),
-      headers: { "Accept": "application/json" },
+      headers: { "Accept": "application/json", "X-CSRFToken": token ? token.content : "" },
       credentials: "same-origin"
     }).then(function () { poll(); }).catch(function () {
       if (button) { button.disabled = false; }

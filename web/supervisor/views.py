@@ -1,9 +1,20 @@
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date, timedelta
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale, gettext
 
 from wash_ops.accounts.models import Role
 from wash_ops.catalogue.models import Line
@@ -22,6 +33,7 @@ from web.database import db_session
 from web.errors import STATUS_BY_CODE, translate
 
 bp = Blueprint("supervisor", __name__)
+LIVE_CACHE_S = 0.5
 restrict_to(bp, [Role.SUPERVISOR, Role.PLANNER, Role.ADMIN])
 
 LIVE_SECTIONS = {
@@ -31,6 +43,35 @@ LIVE_SECTIONS = {
     "line-gauges": "supervisor/_gauges.html",
     "line-batch": "supervisor/_batch.html",
 }
+
+
+class _MicroCache:
+    """Answers kept for a fraction of a second, per process; thread-safe."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, dict]] = {}
+
+    def get(self, key: str) -> dict | None:
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None or time.monotonic() - entry[0] > self.seconds:
+            return None
+        return entry[1]
+
+    def put(self, key: str, payload: dict) -> None:
+        with self._lock:
+            self._entries[key] = (time.monotonic(), payload)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def _live_cache() -> _MicroCache:
+    """One cache per app (tests make many apps over different databases)."""
+    return current_app.extensions.setdefault("line_live_cache", _MicroCache(LIVE_CACHE_S))
 
 
 def _board() -> tuple[Line, LineBoard]:
@@ -57,14 +98,24 @@ def home():
 
 @bp.route("/live")
 def live():
-    """The changing parts of the line screen, rendered as on the page, for its short polling."""
-    line, board = _board()
-    batch = running_batch(db_session(), line.id, board.at)
-    sections = {
-        key: render_template(template, line=line, board=board, batch=batch)
-        for key, template in LIVE_SECTIONS.items()
-    }
-    response = jsonify(at=board.at.isoformat(), stale=board.status.stale, sections=sections)
+    """The changing parts of the line screen, rendered as on the page, for its short polling.
+
+    Every tablet asks each second and the answer is the same for all of them (the sections carry
+    no session data: the acknowledge forms send the page's CSRF token in a header), so one
+    rendering serves every tablet for LIVE_CACHE_S; an acknowledgement drops it.
+    """
+    key = str(get_locale())
+    payload = _live_cache().get(key)
+    if payload is None:
+        line, board = _board()
+        batch = running_batch(db_session(), line.id, board.at)
+        sections = {
+            name: render_template(template, line=line, board=board, batch=batch, live=True)
+            for name, template in LIVE_SECTIONS.items()
+        }
+        payload = {"at": board.at.isoformat(), "stale": board.status.stale, "sections": sections}
+        _live_cache().put(key, payload)
+    response = jsonify(payload)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -86,6 +137,7 @@ def acknowledge_group():
 def _acknowledged(action):
     """Acknowledge, then back to the screen; a script on the screen gets JSON instead."""
     wants_json = request.accept_mimetypes.best == "application/json"
+    _live_cache().clear()
     try:
         action()
     except DomainError as error:
