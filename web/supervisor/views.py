@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 
 from flask import (
@@ -46,26 +47,33 @@ LIVE_SECTIONS = {
 
 
 class _MicroCache:
-    """Answers kept for a fraction of a second, per process; thread-safe."""
+    """Answers kept for a fraction of a second, per process. Tablets ask at the same moment:
+    the first computes while the others wait for its answer instead of computing it again."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self._lock = threading.Lock()
+        self._compute = threading.Lock()
         self._entries: dict[str, tuple[float, dict]] = {}
 
-    def get(self, key: str) -> dict | None:
-        with self._lock:
-            entry = self._entries.get(key)
+    def _fresh(self, key: str) -> dict | None:
+        entry = self._entries.get(key)
         if entry is None or time.monotonic() - entry[0] > self.seconds:
             return None
         return entry[1]
 
-    def put(self, key: str, payload: dict) -> None:
-        with self._lock:
-            self._entries[key] = (time.monotonic(), payload)
+    def get_or_compute(self, key: str, compute: Callable[[], dict]) -> dict:
+        payload = self._fresh(key)
+        if payload is not None:
+            return payload
+        with self._compute:
+            payload = self._fresh(key)
+            if payload is None:
+                payload = compute()
+                self._entries[key] = (time.monotonic(), payload)
+            return payload
 
     def clear(self) -> None:
-        with self._lock:
+        with self._compute:
             self._entries.clear()
 
 
@@ -104,17 +112,7 @@ def live():
     no session data: the acknowledge forms send the page's CSRF token in a header), so one
     rendering serves every tablet for LIVE_CACHE_S; an acknowledgement drops it.
     """
-    key = str(get_locale())
-    payload = _live_cache().get(key)
-    if payload is None:
-        line, board = _board()
-        batch = running_batch(db_session(), line.id, board.at)
-        sections = {
-            name: render_template(template, line=line, board=board, batch=batch, live=True)
-            for name, template in LIVE_SECTIONS.items()
-        }
-        payload = {"at": board.at.isoformat(), "stale": board.status.stale, "sections": sections}
-        _live_cache().put(key, payload)
+    payload = _live_cache().get_or_compute(str(get_locale()), _live_payload)
     response = jsonify(payload)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -132,6 +130,16 @@ def acknowledge_group():
     if len(ids) != len(raw):
         ids = []
     return _acknowledged(lambda: acknowledge_alarms(db_session(), ids, actor(), now()))
+
+
+def _live_payload() -> dict:
+    line, board = _board()
+    batch = running_batch(db_session(), line.id, board.at)
+    sections = {
+        name: render_template(template, line=line, board=board, batch=batch, live=True)
+        for name, template in LIVE_SECTIONS.items()
+    }
+    return {"at": board.at.isoformat(), "stale": board.status.stale, "sections": sections}
 
 
 def _acknowledged(action):
