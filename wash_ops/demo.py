@@ -27,6 +27,7 @@ from wash_ops.orders.services import (
     confirm_order,
     create_event,
     create_order,
+    move_pickup_to_earliest_fit,
     reject_order,
     submit_order,
 )
@@ -255,6 +256,9 @@ def _advance(session, settings, order, target, organiser, planner, now) -> None:
     if target == "cancelled" and order.id % 2:
         cancel_order(session, organiser, order, "Event moved to next year", now)
         return
+    # As an organiser does when told the wash does not fit (a holiday, a full week): take the
+    # earliest pickup date that fits, so the demo seeds on any day of the year.
+    move_pickup_to_earliest_fit(session, settings, organiser, order, now)
     submit_order(session, settings, organiser, order, now)
     if target == "submitted":
         return
