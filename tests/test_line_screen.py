@@ -293,6 +293,38 @@ def test_a_jam_is_unplanned_downtime_by_its_reason(db, settings):
     assert report.shifts[0].inputs.availability == pytest.approx(25 / 30)
 
 
+def test_a_shift_not_started_counts_nothing_and_earlier_cups_are_reported(db, settings):
+    from wash_ops.telemetry.shift_report import day_report
+
+    start = morning(settings, 5)  # an hour before the early shift
+    feed(db, settings, start, 30)
+    line = main_line(db, settings)
+    now = start + timedelta(minutes=30)
+    report = day_report(db, settings, REGISTER_MAP, line.id, start.date(), now)
+    early, late = report.shifts
+    assert not early.started and not early.running and not late.started
+    assert early.inputs.planned == timedelta(0) and early.inputs.total == 0
+    assert report.working_day
+    assert report.washed_outside_shifts == 30 * 60 - 5  # the first reading is the baseline
+
+
+def test_a_day_the_line_does_not_work_has_no_downtime(db, settings):
+    from wash_ops.telemetry.shift_report import day_report
+
+    sunday = datetime(2026, 11, 22, 10, 0, tzinfo=settings.zone)
+    feed(db, settings, sunday, 30, state=lambda s: 6 if s < 1200 else 2)
+    line = main_line(db, settings)
+    report = day_report(
+        db, settings, REGISTER_MAP, line.id, sunday.date(), sunday + timedelta(minutes=30)
+    )
+    early = report.shifts[0]
+    assert not report.working_day
+    assert early.inputs.run == timedelta(minutes=20)
+    assert early.inputs.planned == early.inputs.run  # running anyway is planned; idle is not lost
+    assert early.downtime == [] and report.downtime == []
+    assert early.inputs.availability == 1
+
+
 def test_hours_today_and_days_against_capacity(db, settings):
     from wash_ops.planning.calendar import LineCalendar
     from wash_ops.telemetry.rollups import roll_up

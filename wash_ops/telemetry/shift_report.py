@@ -6,7 +6,10 @@
 - Total count is cups washed; good count is washed minus rejected (rejects are part of washed).
 - Downtime (planned time not running) is split by the stop reason reported; time without a
   reason (starting up, no data) is "unreported".
-A shift still running is measured up to ``now``.
+A shift still running is measured up to ``now``; one not started yet counts nothing. On a day
+the line does not work (a weekend, a closed date) nothing is planned: time the line runs anyway
+is planned time, standing still is not downtime. Cups washed outside every shift are reported
+beside the OEE, so the day's count agrees with the line screen.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from wash_ops.config import Settings, ShiftSettings
+from wash_ops.planning.calendar import LineCalendar
 from wash_ops.telemetry.models import Alarm, CounterIncrement, Resolution, StatePeriod, TagRollup
 from wash_ops.telemetry.oee import OeeInputs, combine, ideal_cycle_from_rate, production_day
 from wash_ops.telemetry.packml import PackMLState
@@ -47,8 +51,12 @@ class ShiftResult:
     alarms: int
 
     @property
+    def started(self) -> bool:
+        return self.measured_until > self.starts_at
+
+    @property
     def running(self) -> bool:
-        return self.measured_until < self.ends_at
+        return self.started and self.measured_until < self.ends_at
 
     @property
     def rejected(self) -> int:
@@ -61,6 +69,8 @@ class DayResult:
     shifts: list[ShiftResult]
     inputs: OeeInputs
     downtime: list[Downtime] = field(default_factory=list)
+    working_day: bool = True
+    washed_outside_shifts: int = 0
 
     @property
     def alarms(self) -> int:
@@ -81,15 +91,22 @@ def day_report(
 ) -> DayResult:
     """OEE of each shift of ``day`` (local) and of the day, summed then divided."""
     ideal = ideal_cycle_from_rate(settings.line.rated_cups_per_hour)
+    working = LineCalendar.from_settings(settings).is_open(day)
     shifts = [
-        _shift_result(session, settings, register_map, line_id, day, shift, now, ideal)
+        _shift_result(session, settings, register_map, line_id, day, shift, now, ideal, working)
         for shift in settings.line.crews
     ]
+    day_start, day_end = local_day_bounds(settings, day)
+    washed_today = counter_total(
+        session, settings, register_map, line_id, WASHED, day_start, min(day_end, now), now
+    )
     return DayResult(
         day=day,
         shifts=shifts,
         inputs=combine(shift.inputs for shift in shifts),
         downtime=_pareto(downtime for shift in shifts for downtime in shift.downtime),
+        working_day=working,
+        washed_outside_shifts=max(washed_today - sum(s.inputs.total for s in shifts), 0),
     )
 
 
@@ -102,6 +119,7 @@ def _shift_result(
     shift: ShiftSettings,
     now: datetime,
     ideal: timedelta,
+    working: bool,
 ) -> ShiftResult:
     starts = datetime.combine(day, shift.start, settings.zone)
     ends = datetime.combine(day, shift.end, settings.zone)
@@ -121,10 +139,13 @@ def _shift_result(
         else:
             code = codes.get(reason, UNREPORTED) if reason else UNREPORTED
             lost[code] = lost.get(code, ZERO) + length
-    planned = max((until - starts) - planned_stops, run)
-    unaccounted = planned - run - sum(lost.values(), ZERO)
-    if unaccounted > ZERO:  # time before the first period: no data at all
-        lost[UNREPORTED] = lost.get(UNREPORTED, ZERO) + unaccounted
+    if working:
+        planned = max((until - starts) - planned_stops, run)
+        unaccounted = planned - run - sum(lost.values(), ZERO)
+        if unaccounted > ZERO:  # time before the first period: no data at all
+            lost[UNREPORTED] = lost.get(UNREPORTED, ZERO) + unaccounted
+    else:
+        planned, lost = run, {}
     washed = counter_total(session, settings, register_map, line_id, WASHED, starts, until, now)
     rejected = counter_total(session, settings, register_map, line_id, REJECTED, starts, until, now)
     return ShiftResult(
