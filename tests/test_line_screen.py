@@ -11,6 +11,7 @@ from tests.conftest import PASSWORD, csrf_token_from, login
 from wash_ops.accounts.models import Role, User
 from wash_ops.catalogue.services import main_line
 from wash_ops.db import utcnow
+from wash_ops.orders.models import OrderStatus
 from wash_ops.telemetry.alarms import acknowledge_alarms
 from wash_ops.telemetry.board import line_board
 from wash_ops.telemetry.ingest import Quality, Reading, ingest
@@ -347,8 +348,13 @@ def test_hours_today_and_days_against_capacity(db, settings):
     assert [day.capacity for day in days if day.day.isoweekday() > 5] == [0, 0, 0, 0]
 
 
-def test_oee_and_throughput_pages(db, settings, supervisor_client):
+def test_oee_and_throughput_pages(db, settings, supervisor_client, make_user, make_order):
     feed(db, settings, utcnow() - timedelta(minutes=3), 3)
+    promised = make_order(make_user(), {"ECO33": 4321})
+    promised.status = OrderStatus.CONFIRMED
+    promised.wash_due_on = utcnow().astimezone(settings.zone).date()
+    promised.wash_cups = 4321
+    db.flush()
     oee = supervisor_client.get("/line/oee")
     assert oee.status_code == 200 and "Pareto" not in oee.get_data(as_text=True)
     assert supervisor_client.get("/line/oee?day=2026-11-16").status_code == 200
@@ -357,6 +363,7 @@ def test_oee_and_throughput_pages(db, settings, supervisor_client):
     page = supervisor_client.get("/line/throughput")
     assert page.status_code == 200
     assert "vendor/chartjs/chart.umd.min.js" in page.get_data(as_text=True)
+    assert '"due": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4321]' in page.get_data(as_text=True)
 
 
 def test_the_shift_report_lists_the_shifts_batches(

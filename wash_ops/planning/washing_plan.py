@@ -530,19 +530,7 @@ def _history(
 ) -> list[PastDay]:
     first = today - timedelta(days=HISTORY_DAYS)
     scale = _counter_scale(register_map)
-    due = {
-        day: int(cups)
-        for day, cups in session.execute(
-            select(Order.wash_due_on, func.sum(Order.wash_cups))
-            .where(
-                Order.line_id == line.id,
-                Order.status.in_(PROMISED_STATUSES),
-                Order.wash_due_on >= first,
-                Order.wash_due_on <= today,
-            )
-            .group_by(Order.wash_due_on)
-        )
-    }
+    due = cups_due_by_day(session, line.id, first, today)
     washed: dict[date, int] = {}
     start = _local_midnight(first, calendar)
     end = _local_midnight(today, calendar)
@@ -570,6 +558,23 @@ def _history(
         )
         for day in calendar.days(first, today)
     ]
+
+
+def cups_due_by_day(session: Session, line_id: int, first: date, last: date) -> dict[date, int]:
+    """The plan of past days: the wash cups of promised orders whose deadline fell on each day."""
+    return {
+        day: int(cups)
+        for day, cups in session.execute(
+            select(Order.wash_due_on, func.sum(Order.wash_cups))
+            .where(
+                Order.line_id == line_id,
+                Order.status.in_(PROMISED_STATUSES),
+                Order.wash_due_on >= first,
+                Order.wash_due_on <= last,
+            )
+            .group_by(Order.wash_due_on)
+        )
+    }
 
 
 def _local_midnight(day: date, calendar: LineCalendar) -> datetime:

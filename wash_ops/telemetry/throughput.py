@@ -4,6 +4,7 @@ running comes from the raw increments."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -35,6 +36,7 @@ class DayPoint:
     capacity: int
     water: float | None
     energy: float | None
+    due: int = 0
 
     def per_thousand(self, amount: float | None) -> float | None:
         if amount is None or not self.cups:
@@ -88,8 +90,10 @@ def last_days(
     cups_today: int,
     now: datetime,
     days: int = 14,
+    due: Mapping[date, int] | None = None,
 ) -> list[DayPoint]:
-    """The last ``days`` local days up to today; today's cups come from the live counter."""
+    """The last ``days`` local days up to today; today's cups come from the live counter.
+    ``due`` is the plan per day (the cups promised washed by the end of it), when known."""
     today = now.astimezone(settings.zone).date()
     first = today - timedelta(days=days - 1)
     start, _ = production_day(first, settings.zone)
@@ -113,6 +117,7 @@ def last_days(
                 capacity=calendar.capacity_on(day),
                 water=_scaled(series.get("water", {}).get(key), register_map, "water"),
                 energy=_scaled(series.get("energy", {}).get(key), register_map, "energy"),
+                due=(due or {}).get(day, 0),
             )
         )
     return points

@@ -23,7 +23,8 @@
   new Chart(document.getElementById("chart-days"), {
     data: { labels: data.days.labels, datasets: [
       { type: "bar", label: data.words.cups, data: data.days.cups, backgroundColor: brand },
-      { type: "line", label: data.words.capacity, data: data.days.capacity, borderColor: bad, borderDash: [8, 5], pointRadius: 3, borderWidth: 3, stepped: "middle" }
+      { type: "line", label: data.words.capacity, data: data.days.capacity, borderColor: bad, borderDash: [8, 5], pointRadius: 3, borderWidth: 3, stepped: "middle" },
+      { type: "line", label: data.words.due, data: data.days.due, borderColor: info, backgroundColor: info, pointStyle: "rectRot", pointRadius: 6, borderWidth: 0, showLine: false }
     ] }, options: options()
   });
   new Chart(document.getElementById("chart-resources"), {

@@ -22,6 +22,7 @@ from wash_ops.catalogue.models import Line
 from wash_ops.catalogue.services import main_line
 from wash_ops.errors import DomainError
 from wash_ops.planning.services import booking_calendar, calendar_for
+from wash_ops.planning.washing_plan import cups_due_by_day
 from wash_ops.telemetry.alarms import acknowledge_alarm, acknowledge_alarms
 from wash_ops.telemetry.board import LineBoard, line_board
 from wash_ops.telemetry.queries import line_status
@@ -192,6 +193,8 @@ def throughput():
     line, board = _board()
     session = db_session()
     hours = hours_today(session, settings(), register_map(), line.id, board.plan, board.at)
+    today = board.at.astimezone(settings().zone).date()
+    due = cups_due_by_day(session, line.id, today - timedelta(days=13), today)
     days = last_days(
         session,
         settings(),
@@ -200,6 +203,7 @@ def throughput():
         calendar_for(settings(), line),
         board.cups_today,
         board.at,
+        due=due,
     )
     return render_template(
         "supervisor/throughput.html", line=line, board=board, hours=hours, days=days
