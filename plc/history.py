@@ -80,13 +80,15 @@ class _Period:
     started_at: datetime
 
 
-def default_profile(settings: Settings, *, extra_working_day: int | None = None) -> LineProfile:
-    """The site's line: its zone, shift, capacity and working days (plus ``extra_working_day``,
-    an ISO weekday, so that a demo started on a day off has a line that runs today)."""
-    days = set(settings.line.working_days)
-    if extra_working_day is not None:
-        days.add(extra_working_day)
-    return LineProfile.from_settings(settings, working_days=frozenset(days))
+def default_profile(settings: Settings, *, also_on: date | None = None) -> LineProfile:
+    """The site's line: its zone, shift, capacity, working days and closed dates (and
+    ``also_on``, so that a demo started on a day off has a line that runs today)."""
+    return LineProfile.from_settings(
+        settings,
+        working_days=frozenset(settings.line.working_days),
+        closed_dates=frozenset(settings.line.closed_dates),
+        extra_dates=frozenset({also_on} if also_on else ()),
+    )
 
 
 def backfill(

@@ -163,6 +163,8 @@ class LineProfile:
     shift_start: time = time(6, 0)
     shift_end: time = time(22, 0)
     working_days: frozenset[int] = frozenset(range(1, 8))  # ISO weekdays; a demo runs daily
+    closed_dates: frozenset[date] = frozenset()
+    extra_dates: frozenset[date] = frozenset()  # dates it runs anyway (a demo started on a day off)
     prepare_minutes: float = 15
     break_start: time = time(12, 0)
     break_minutes: float = 30
@@ -181,6 +183,11 @@ class LineProfile:
     detergent_start: float = 55.0
     detergent_per_cup: float = 0.0017  # % of the tank
     detergent_low: float = 15.0
+
+    def works_on(self, day: date) -> bool:
+        if day in self.extra_dates:
+            return True
+        return day.isoweekday() in self.working_days and day not in self.closed_dates
 
     @classmethod
     def from_settings(cls, settings: Settings, **changes: Any) -> LineProfile:
@@ -275,7 +282,7 @@ def plan_day(day: date, profile: LineProfile, seed: int) -> DayPlan:
     dip = Window(dip_start, dip_start + timedelta(minutes=rng.uniform(4, 8)))
     return DayPlan(
         day=day,
-        working=day.isoweekday() in profile.working_days,
+        working=profile.works_on(day),
         prepare_at=shift.t0 - profile.prepare_minutes * 60,
         shift=shift,
         breaks=(lunch,),

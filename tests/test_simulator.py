@@ -27,6 +27,7 @@ from wash_ops.telemetry.register_map import (
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 DAY = datetime(2026, 6, 15, tzinfo=BRUSSELS)  # a Monday
+ONE_DAY = timedelta(days=1)
 MID_MORNING = DAY.replace(hour=8)  # executing: no event of seed 0 near 08:00 on that day
 CAPACITY = 50_000
 FAST = 600.0  # ten simulated minutes a real second: about 540 cups a real second
@@ -144,6 +145,24 @@ def test_a_model_started_mid_shift_is_producing_and_a_day_off_stays_stopped() ->
     weekend = LineModel(LineProfile(working_days=frozenset({1, 2, 3, 4, 5})), start=saturday)
     weekend.advance(8 * 3600)
     assert weekend.state is PackMLState.STOPPED and weekend.totals.cups_washed == 0
+
+
+def test_a_closed_date_stays_stopped_and_an_extra_date_runs(settings) -> None:
+    from plc.history import default_profile
+
+    christmas = datetime(2026, 12, 25, 5, 0, tzinfo=BRUSSELS)  # a Friday, closed in the config
+    closed = LineModel(default_profile(settings), start=christmas)
+    closed.advance(8 * 3600)
+    assert closed.state is PackMLState.STOPPED and closed.totals.cups_washed == 0
+    sunday = datetime(2026, 12, 6, 5, 0, tzinfo=BRUSSELS)
+    demo = LineModel(default_profile(settings, also_on=sunday.date()), start=sunday)
+    demo.advance(8 * 3600)
+    assert demo.totals.cups_washed > 0
+    next_sunday = LineModel(
+        default_profile(settings, also_on=sunday.date()), start=sunday + 7 * ONE_DAY
+    )
+    next_sunday.advance(8 * 3600)
+    assert next_sunday.totals.cups_washed == 0  # the extra date is one date, not every Sunday
 
 
 def test_a_profile_from_the_settings_fits_the_capacity(settings) -> None:

@@ -227,7 +227,7 @@ def _demo(args: argparse.Namespace) -> int:
         model.use_step(1)
         model.advance(max(0.0, (utcnow() - model.now).total_seconds()))
     else:
-        model = LineModel(default_profile(settings, extra_working_day=_today(settings)))
+        model = LineModel(default_profile(settings, also_on=_today(settings)))
     app = create_app(
         {
             "SETTINGS": settings,
@@ -258,10 +258,10 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _today(settings: Settings) -> int:
+def _today(settings: Settings):
     from datetime import datetime
 
-    return datetime.now(settings.zone).isoweekday()
+    return datetime.now(settings.zone).date()
 
 
 def _demo_history(settings: Settings, register_map, session_factory, days: int, now):
@@ -278,7 +278,7 @@ def _demo_history(settings: Settings, register_map, session_factory, days: int, 
         line_id = main_line(session, settings).id
     today = now.astimezone(settings.zone).date()
     start = datetime.combine(today - timedelta(days=days), datetime.min.time(), settings.zone)
-    profile = default_profile(settings, extra_working_day=today.isoweekday())
+    profile = default_profile(settings, also_on=today)
     result = backfill(session_factory, settings, register_map, line_id, start, now, profile=profile)
     cups = result.counter_totals.get("cups_washed", 0)
     print(
