@@ -57,3 +57,63 @@ def test_courier_confirms_own_stop_and_is_refused_otherwise(client, db, make_use
 def test_organiser_cannot_open_the_courier_view(client, make_user):
     login(client, make_user())
     assert client.get("/courier/").status_code == 403
+
+
+def test_planner_plans_moves_publishes_and_bad_input_changes_nothing(
+    client, db, settings, make_user, published
+):
+    planner, _courier, order, stop = published
+    login(client, planner)
+    day = stop.plan.day.isoformat()
+    page = client.get(f"/office/routes?day={day}")
+    assert (
+        page.status_code == 200 and 'id="route-map"' in page.text and "vendor/leaflet" in page.text
+    )
+    assert client.get("/office/routes?day=not-a-date").status_code == 400
+    replan = client.post("/office/routes/plan", data={"day": day})
+    assert replan.status_code == 302 and "job=" in replan.headers["Location"]
+    bad_move = client.post(
+        f"/office/routes/stops/{stop.id}/move", data={"day": day, "vehicle_id": "x"}
+    )
+    assert bad_move.status_code == 422
+    missing = client.post("/office/routes/stops/999999/lock", data={"day": day, "locked": "1"})
+    assert missing.status_code == 404
+    far = client.post(
+        "/office/routes/manual",
+        data={
+            "day": day,
+            "label": "Far away",
+            "lat": "50.85",
+            "lon": "2.9",
+            "window_start": "09:00",
+            "window_end": "11:00",
+        },
+    )
+    assert far.status_code == 422 and "service area" in far.text
+    backwards = client.post(
+        "/office/routes/manual",
+        data={
+            "day": day,
+            "label": "Backwards",
+            "lat": "51.05",
+            "lon": "3.72",
+            "window_start": "11:00",
+            "window_end": "09:00",
+        },
+    )
+    assert backwards.status_code == 422
+    vehicle = stop.route.vehicle
+    zero = client.post(
+        f"/office/routes/vehicles/{vehicle.id}",
+        data={"day": day, "capacity_crates": "lots", "active": "1"},
+    )
+    assert zero.status_code == 422
+    db.expire_all()
+    assert vehicle.capacity_crates == 120
+    assert client.post(f"/office/routes/{stop.plan.id}/publish").status_code == 302
+
+
+def test_courier_cannot_open_the_planner(client, published):
+    _planner, courier, _order, _stop = published
+    login(client, courier)
+    assert client.get("/office/routes").status_code == 403
