@@ -263,3 +263,21 @@ def test_config_refuses_a_vehicle_whose_shift_ends_before_it_starts():
 
 
 _ = datetime
+
+
+def test_worker_plans_tomorrow_at_the_configured_hour(db, settings, session_factory, fleet_ready):
+    from plc.worker import Worker
+    from wash_ops.routing.services import plan_for
+    from wash_ops.telemetry.register_map import load_register_map
+
+    worker = Worker(settings, load_register_map(), session_factory, schedule=True)
+    assert worker.scheduler is not None
+    worker.scheduler.start = lambda *args, **kwargs: None  # jobs registered, not run
+    worker._start_jobs()
+    job = worker.scheduler.get_job("route-planning")
+    assert job is not None and "hour='17'" in str(job.trigger)
+    tomorrow = utcnow().astimezone(settings.zone).date() + timedelta(days=1)
+    worker.plan_tomorrow()
+    db.expire_all()
+    plan = plan_for(db, tomorrow)
+    assert plan is not None and plan.status.value == "draft"

@@ -136,14 +136,16 @@ def _upgrade(settings: Settings) -> int:
     from wash_ops.catalogue.services import sync_from_settings
     from wash_ops.db import make_engine, make_session_factory, unit_of_work
     from wash_ops.migrate import upgrade
+    from wash_ops.routing.services import sync_vehicles
 
     _ensure_sqlite_folder(settings.app.database_url)
     upgrade(settings.app.database_url)
     engine = make_engine(settings.app.database_url)
     with unit_of_work(make_session_factory(engine)) as session:
         sync_from_settings(session, settings)
+        sync_vehicles(session, settings)
     engine.dispose()
-    print("database is at the newest schema; site, line and cup types loaded from config")
+    print("database is at the newest schema; site, line, cup types and vehicles loaded from config")
     return 0
 
 
