@@ -34,8 +34,9 @@ from wash_ops.routing.solver import Problem, Solution, SolverStop, SolverVehicle
 
 MAX_NOTE = 500
 DAY_S = 24 * 3600
-# Cost weights: cents per km on metres and cents per hour on seconds, as integers (× 18000).
-KM_WEIGHT, HOUR_WEIGHT = 18, 5
+# Cost weights on metres and seconds, in thousandths of a cent: cents per km × 1 per metre,
+# cents per hour ÷ 3.6 per second (rounded to whole numbers by the caller).
+KM_WEIGHT, HOUR_WEIGHT = 1, 1 / 3.6
 
 
 # --- fleet ------------------------------------------------------------------------------
@@ -421,7 +422,7 @@ def plan_day(
                     else None
                 ),
                 distance_cost=max(1, vehicle.cost_per_km_cents) * KM_WEIGHT,
-                duration_cost=vehicle.cost_per_hour_cents * HOUR_WEIGHT,
+                duration_cost=round(vehicle.cost_per_hour_cents * HOUR_WEIGHT),
                 max_reloads=vehicle.max_reloads,
                 start_location=start_location,
             )

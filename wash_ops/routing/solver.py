@@ -5,8 +5,9 @@ matrix in seconds per vehicle (its speed), stops with a delivery and a pickup in
 time and a time window in seconds from the plan's midnight, and vehicles with a capacity in
 crates, a shift, a range and costs. PyVRP 0.14 solves it: a mixed fleet (one vehicle type and
 profile per vehicle), delivery and pickup at the same stop, time windows, maximum distance and
-reloads at the depot. Stops are optional with a prize far above any route cost, so the solver
-serves every stop it can and leaves out only what does not fit; each stop left out is then
+reloads at the depot. Every stop some vehicle could serve on its own is first required; when
+that has no feasible plan, stops become optional with a prize above any stop's cost, so the
+solver serves every stop it can and leaves out only what does not fit. Each stop left out is
 checked on its own against every vehicle and given a reason.
 """
 
@@ -18,12 +19,11 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pyvrp import Model
+from pyvrp import Model, PenaltyParams, SolveParams
 from pyvrp.exceptions import PenaltyBoundWarning
 from pyvrp.stop import MaxRuntime
 
-# Far above any route cost (cents × 18000 per metre/second scale), far below int64 overflow.
-PRIZE = 10_000_000_000_000
+MAX_PENALTY = 1e9
 UNREACHABLE = 50_000_000  # metres / seconds on an edge a pinned stop must not use
 
 
@@ -70,7 +70,7 @@ class Problem:
     durations: Sequence[Sequence[Sequence[int]]]
     stops: Sequence[SolverStop]
     vehicles: Sequence[SolverVehicle]
-    # Optional stops with a large prize (plans of a day); False: every stop required (benchmarks).
+    # True: when not every stop fits, serve what can be (plans of a day); False: all or nothing.
     prize_collecting: bool = True
 
 
@@ -112,18 +112,17 @@ class Solution:
 
 
 def solve(problem: Problem, time_limit_s: float, seed: int = 1) -> Solution:
-    """Plan the routes; never raises for a hard day: what cannot be served is listed."""
+    """Plan the routes; never raises for a hard day: what cannot be served is listed.
+
+    First every stop that some vehicle could serve on its own is required; when the solver
+    finds a feasible plan for them all, that is the plan. Otherwise (the day holds more than
+    the fleet can do) the stops become optional with a prize above any stop's cost and a
+    penalty ceiling above the prize, so that the solver serves as many as it can, feasibly."""
     started = time.perf_counter()
     servable = [i for i, stop in enumerate(problem.stops) if _alone_reason(problem, stop) is None]
-    solution = _solve_pyvrp(problem, servable, time_limit_s, seed)
-    left = [i for i in servable if i in solution.unserved]
-    if left and problem.prize_collecting:
-        # A servable stop left out: try once more with more time before calling the fleet full.
-        retry = _solve_pyvrp(problem, servable, time_limit_s * 2, seed + 1)
-        if len(retry.unserved) < len(solution.unserved) or (
-            len(retry.unserved) == len(solution.unserved) and retry.distance < solution.distance
-        ):
-            solution = retry
+    solution = _solve_pyvrp(problem, servable, time_limit_s, seed, prize=None)
+    if not solution.feasible and problem.prize_collecting:
+        solution = _solve_pyvrp(problem, servable, time_limit_s, seed + 1, prize=_prize(problem))
     for index, stop in enumerate(problem.stops):
         reason = _alone_reason(problem, stop)
         if reason is not None:
@@ -132,7 +131,22 @@ def solve(problem: Problem, time_limit_s: float, seed: int = 1) -> Solution:
     return solution
 
 
-def _solve_pyvrp(problem: Problem, servable: list[int], time_limit_s: float, seed: int) -> Solution:
+def _prize(problem: Problem) -> int:
+    """More than serving any one stop can cost: a detour to the farthest point and back, and
+    a whole shift of time, on the costliest vehicle."""
+    farthest = max((max(row) for row in problem.distance), default=0)
+    return 1 + max(
+        (
+            v.distance_cost * 2 * farthest + v.duration_cost * max(0, v.shift_end - v.shift_start)
+            for v in problem.vehicles
+        ),
+        default=1,
+    )
+
+
+def _solve_pyvrp(
+    problem: Problem, servable: list[int], time_limit_s: float, seed: int, prize: int | None
+) -> Solution:
     if not servable or not problem.vehicles:
         return Solution([], {i: Reason.FLEET_FULL for i in servable})
     model = Model()
@@ -173,8 +187,8 @@ def _solve_pyvrp(problem: Problem, servable: list[int], time_limit_s: float, see
                 service_duration=stop.service_s,
                 tw_early=stop.tw_early,
                 tw_late=stop.tw_late,
-                prize=PRIZE if problem.prize_collecting else 0,
-                required=not problem.prize_collecting,
+                prize=prize or 0,
+                required=prize is None,
                 name=stop.key,
             )
         )
@@ -195,7 +209,11 @@ def _solve_pyvrp(problem: Problem, servable: list[int], time_limit_s: float, see
     with warnings.catch_warnings():
         # A day the fleet cannot fully serve drives the penalties up; that is reported below.
         warnings.simplefilter("ignore", PenaltyBoundWarning)
-        result = model.solve(MaxRuntime(time_limit_s), seed=seed, display=False)
+        # Penalties may grow well above the per-second and per-metre costs (the default ceiling
+        # is too low for costs in cents), and above the prize when stops are optional.
+        ceiling = max(MAX_PENALTY, float(prize or 0) * 4)
+        params = SolveParams(penalty=PenaltyParams(max_penalty=ceiling))
+        result = model.solve(MaxRuntime(time_limit_s), seed=seed, display=False, params=params)
     best = result.best
     routes = []
     visited: set[int] = set()
