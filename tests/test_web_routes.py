@@ -3,6 +3,8 @@ no change when refused."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.conftest import login
@@ -117,3 +119,23 @@ def test_courier_cannot_open_the_planner(client, published):
     _planner, courier, _order, _stop = published
     login(client, courier)
     assert client.get("/office/routes").status_code == 403
+
+
+def test_organiser_sees_the_planned_window_and_the_calendar_feed(client, db, published):
+    _planner, _courier, order, stop = published
+    organiser = next(u for u in order.organisation.users)
+    login(client, organiser)
+    detail = client.get(f"/organiser/orders/{order.id}")
+    assert detail.status_code == 200 and 'class="planned"' in detail.text
+    listing = client.get("/organiser/orders")
+    match = re.search(r'href="(http://localhost/calendar/[^"]+\.ics)"', listing.text)
+    assert match, "no calendar address on the orders page"
+    client.get("/logout")
+    feed = client.get(match.group(1).replace("http://localhost", ""))
+    assert feed.status_code == 200 and feed.mimetype == "text/calendar"
+    text = feed.get_data(as_text=True)
+    assert text.startswith("BEGIN:VCALENDAR\r\n") and text.count("BEGIN:VEVENT") == 1
+    assert f"UID:delivery-{order.id}@wash-ops" in text
+    assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
+    assert client.get("/calendar/not-a-real-token-at-all.ics").status_code == 404
+    assert client.get("/calendar/x.ics").status_code == 404

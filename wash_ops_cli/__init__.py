@@ -151,11 +151,15 @@ def _upgrade(settings: Settings) -> int:
 
 def _seed(settings: Settings) -> int:
     from wash_ops.db import make_engine, make_session_factory, unit_of_work, utcnow
-    from wash_ops.demo import seed_demo
+    from wash_ops.demo import plan_demo_routes, seed_demo
 
     engine = make_engine(settings.app.database_url)
     with unit_of_work(make_session_factory(engine)) as session:
         logins = seed_demo(session, settings, utcnow())
+    with unit_of_work(make_session_factory(engine)) as session:
+        plans = plan_demo_routes(session, settings, utcnow())
+        served = sum(len(plan.stops) - len(plan.unserved) for plan in plans)
+        print(f"courier routes planned and published for {len(plans)} days ({served} stops)")
     engine.dispose()
     _print_logins(logins)
     return 0

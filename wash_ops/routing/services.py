@@ -4,6 +4,7 @@ courier's confirmations, which move the cups in the stock ledger."""
 from __future__ import annotations
 
 import math
+import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from wash_ops.accounts.models import Role, User
 from wash_ops.config import Settings
+from wash_ops.db import utcnow
 from wash_ops.errors import N_, Conflict, Forbidden, InvalidInput, NotFound, Problems
 from wash_ops.geo.places import distance_km
 from wash_ops.inventory.journey import deliver_order, held_cups, load_order, pick_up_order
@@ -22,6 +24,7 @@ from wash_ops.orders.models import Order, OrderStatus, Service
 from wash_ops.orders.services import courier_legs_on
 from wash_ops.routing.matrix import seconds_at, travel_matrix
 from wash_ops.routing.models import (
+    CalendarFeed,
     ManualStop,
     PlanStatus,
     Route,
@@ -401,8 +404,11 @@ def plan_day(
     ]
     vehicle_index = {vehicle.id: i for i, vehicle in enumerate(vehicles)}
     solver_vehicles = []
+    # Planning today: no vehicle leaves before now.
+    earliest = max(0, _seconds(now, midnight)) if now.astimezone(zone).date() == day else 0
     for i, vehicle in enumerate(vehicles):
-        start_location, not_before = position.get(vehicle.id, (0, 0))
+        start_location, not_before = position.get(vehicle.id, (0, earliest))
+        not_before = max(not_before, earliest)
         start = max(
             _seconds(datetime.combine(day, vehicle.shift_start, zone), midnight), not_before
         )
@@ -696,54 +702,143 @@ def _book_leg(session: Session, courier: User, stop: RouteStop, now: datetime) -
         pick_up_order(session, order, courier, counts, at=now)
 
 
-# --- organisers -------------------------------------------------------------------------
+# --- organisers ---------------------------------------------------------------------------
+
+PLANNED_MARGIN = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
 class PlannedVisit:
+    """When our courier is planned at an order's event: the first part's arrival to the last
+    part's departure, with a margin, within the order's window."""
+
     order_id: int
+    reference: str
     kind: StopKind
     event: str
     address: str
-    arrives_at: datetime
-    departs_at: datetime
-    published: bool
+    starts: datetime
+    ends: datetime
 
 
-def planned_visits(session: Session, organisation_id: int) -> list[PlannedVisit]:
-    """The planned deliveries and pickups of an organisation's orders (first part of each)."""
-    rows = session.execute(
-        select(RouteStop, RoutePlan.status)
+def planned_visits(
+    session: Session, organisation_id: int, order_id: int | None = None
+) -> list[PlannedVisit]:
+    """The published planned deliveries and pickups of an organisation's orders."""
+    query = (
+        select(RouteStop)
         .join(RoutePlan, RouteStop.plan_id == RoutePlan.id)
         .join(Order, RouteStop.order_id == Order.id)
-        .where(Order.organisation_id == organisation_id, RouteStop.arrives_at.is_not(None))
-        .order_by(RouteStop.arrives_at)
-    )
-    seen: dict[tuple[int, StopKind], PlannedVisit] = {}
-    for stop, status in rows:
-        key = (stop.order_id, stop.kind)
-        visit = PlannedVisit(
-            stop.order_id,
-            stop.kind,
-            stop.label,
-            stop.address,
-            stop.arrives_at,
-            stop.departs_at or stop.arrives_at,
-            status is PlanStatus.PUBLISHED,
+        .where(
+            Order.organisation_id == organisation_id,
+            RoutePlan.status == PlanStatus.PUBLISHED,
+            RouteStop.arrives_at.is_not(None),
         )
-        if key in seen:
-            first = seen[key]
-            visit = PlannedVisit(
-                first.order_id,
-                first.kind,
-                first.event,
-                first.address,
-                min(first.arrives_at, visit.arrives_at),
-                max(first.departs_at, visit.departs_at),
-                first.published,
+        .options(selectinload(RouteStop.order))
+    )
+    if order_id is not None:
+        query = query.where(RouteStop.order_id == order_id)
+    spans: dict[tuple[int, StopKind], list[RouteStop]] = defaultdict(list)
+    for stop in session.scalars(query):
+        assert stop.order_id is not None
+        spans[(stop.order_id, stop.kind)].append(stop)
+    visits = []
+    for (order_id_, kind), stops in spans.items():
+        first = min(s.arrives_at for s in stops if s.arrives_at is not None)
+        last = max((s.departs_at or s.arrives_at) for s in stops if s.arrives_at is not None)
+        assert first is not None and last is not None
+        sample = stops[0]
+        starts = max(sample.window_start, first - PLANNED_MARGIN)
+        ends = min(sample.window_end, last + PLANNED_MARGIN)
+        order = sample.order
+        assert order is not None
+        visits.append(
+            PlannedVisit(
+                order_id_,
+                order.reference,
+                kind,
+                sample.label,
+                sample.address,
+                starts,
+                max(ends, starts),
             )
-        seen[key] = visit
-    return sorted(seen.values(), key=lambda v: v.arrives_at)
+        )
+    return sorted(visits, key=lambda v: v.starts)
+
+
+def calendar_token(session: Session, organisation_id: int) -> str:
+    """The organisation's secret calendar address token, made on first use."""
+    feed = session.scalar(
+        select(CalendarFeed).where(CalendarFeed.organisation_id == organisation_id)
+    )
+    if feed is None:
+        feed = CalendarFeed(organisation_id=organisation_id, token=secrets.token_urlsafe(24))
+        session.add(feed)
+        session.flush()
+    return feed.token
+
+
+def calendar_for_token(session: Session, token: str) -> str:
+    """The iCalendar text (RFC 5545) of the planned visits behind a token; NotFound otherwise."""
+    if not isinstance(token, str) or not 16 <= len(token) <= 64:
+        raise NotFound(N_("This calendar does not exist."))
+    feed = session.scalar(select(CalendarFeed).where(CalendarFeed.token == token))
+    if feed is None:
+        raise NotFound(N_("This calendar does not exist."))
+    return ics(planned_visits(session, feed.organisation_id), utcnow())
+
+
+ICS_SUMMARY = {StopKind.DELIVERY: "Delivery of clean cups", StopKind.PICKUP: "Pickup of used cups"}
+
+
+def ics(visits: list[PlannedVisit], stamp: datetime) -> str:
+    def when(moment: datetime) -> str:
+        return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//wash-ops//courier routes//EN",
+        "CALSCALE:GREGORIAN",
+        "X-WR-CALNAME:wash-ops",
+    ]
+    for visit in visits:
+        summary = f"{ICS_SUMMARY.get(visit.kind, 'Visit')}: {visit.event} ({visit.reference})"
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:{visit.kind.value}-{visit.order_id}@wash-ops",
+            f"DTSTAMP:{when(stamp)}",
+            f"DTSTART:{when(visit.starts)}",
+            f"DTEND:{when(visit.ends)}",
+            f"SUMMARY:{_ics_text(summary)}",
+            f"LOCATION:{_ics_text(visit.address)}",
+            "END:VEVENT",
+        ]
+    lines.append("END:VCALENDAR")
+    return "".join(_fold(line) + "\r\n" for line in lines)
+
+
+def _ics_text(value: str) -> str:
+    return (
+        value.replace("\\", "\\\\")
+        .replace(";", "\\;")
+        .replace(",", "\\,")
+        .replace("\n", "\\n")
+        .replace("\r", "")
+    )
+
+
+def _fold(line: str) -> str:
+    """Lines of at most 75 octets, continued with a space (RFC 5545 3.1)."""
+    out, current = [], b""
+    for char in line:
+        encoded = char.encode()
+        if len(current) + len(encoded) > 75:
+            out.append(current.decode())
+            current = b" "
+        current += encoded
+    out.append(current.decode())
+    return "\r\n".join(out)
 
 
 def _require_office(actor: User) -> None:

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 
 from flask import (
     Blueprint,
+    Response,
     current_app,
     flash,
     jsonify,
@@ -24,6 +25,7 @@ from wash_ops.routing.jobs import JOBS
 from wash_ops.routing.models import RoutePlan
 from wash_ops.routing.services import (
     add_manual_stop,
+    calendar_for_token,
     couriers,
     fleet,
     lock_stop,
@@ -255,3 +257,24 @@ def _local(day: date, raw: str) -> datetime:
     except ValueError:
         raise InvalidInput(N_("Enter a time as HH:MM."), "window_start") from None
     return datetime.combine(day, clock, settings().zone)
+
+
+# --- the organisers' calendar feed (no login: the token in the address is the key) ----------
+
+calendar_bp = Blueprint("calendar", __name__)
+
+
+@calendar_bp.route("/calendar/<token>.ics")
+def feed(token: str):
+    try:
+        text = calendar_for_token(db_session(), token)
+    except DomainError as refused:
+        return page_error(404, gettext("Not found"), translate(refused.first))
+    return Response(
+        text,
+        mimetype="text/calendar",
+        headers={
+            "Content-Disposition": "inline; filename=wash-ops.ics",
+            "Cache-Control": "no-store",
+        },
+    )
