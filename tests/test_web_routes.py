@@ -91,7 +91,7 @@ def test_planner_plans_moves_publishes_and_bad_input_changes_nothing(
             "window_end": "11:00",
         },
     )
-    assert far.status_code == 422 and "service area" in far.text
+    assert far.status_code == 422 and "werkgebied" in far.text
     backwards = client.post(
         "/office/routes/manual",
         data={
