@@ -12,6 +12,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 
 from wash_ops.accounts.models import Role
+from wash_ops.catalogue.services import active_cup_types
 from wash_ops.errors import DomainError
 from wash_ops.orders.models import Order
 from wash_ops.orders.services import courier_legs_on
@@ -23,7 +24,7 @@ from wash_ops.routing.services import (
     stop_of_courier,
 )
 from web.auth.access import restrict_to
-from web.context import actor, now, settings
+from web.context import actor, locale, now, settings
 from web.database import db_session
 from web.errors import translate
 
@@ -53,7 +54,13 @@ def home():
         routes = _routes(day)
         legs = [] if routes else courier_legs_on(db_session(), settings(), day)
         days.append((day, routes, legs))
-    return render_template("courier/home.html", days=days, maps_link=maps_link)
+    return render_template(
+        "courier/home.html", days=days, maps_link=maps_link, cup_names=_cup_names()
+    )
+
+
+def _cup_names() -> dict[str, str]:
+    return {cup.code: cup.name(locale()) for cup in active_cup_types(db_session())}
 
 
 @bp.route("/stops/<int:stop_id>", methods=["GET", "POST"])
@@ -85,6 +92,7 @@ def stop(stop_id: int):
             error=error,
             values=request.form,
             maps_link=maps_link,
+            cup_names=_cup_names(),
         ),
         status,
     )
