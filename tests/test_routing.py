@@ -262,9 +262,6 @@ def test_config_refuses_a_vehicle_whose_shift_ends_before_it_starts():
         load_settings(environ={}, overrides=bad)
 
 
-_ = datetime
-
-
 def test_worker_plans_tomorrow_at_the_configured_hour(db, settings, session_factory, fleet_ready):
     from plc.worker import Worker
     from wash_ops.routing.services import plan_for
@@ -281,3 +278,57 @@ def test_worker_plans_tomorrow_at_the_configured_hour(db, settings, session_fact
     db.expire_all()
     plan = plan_for(db, tomorrow)
     assert plan is not None and plan.status.value == "draft"
+
+
+def test_a_full_day_serves_what_fits_and_calls_the_rest_fleet_full():
+    vehicle = SolverVehicle("V", capacity=10, shift_start=0, shift_end=5000, durations=0)
+    # Both stops must be served at 1000 s exactly, 1 km apart: one vehicle serves only one.
+    stops = [
+        SolverStop("a", 1, delivery=1, tw_early=1000, tw_late=1000),
+        SolverStop("b", 2, delivery=1, tw_early=1000, tw_late=1000),
+    ]
+    solution = solve(_line_problem(stops, [vehicle]), 0.3)
+    assert len([v for r in solution.routes for v in r.visits]) == 1
+    assert list(solution.unserved.values()) == [Reason.FLEET_FULL]
+    assert solution.feasible and not solution.complete
+
+
+def test_demo_plans_and_publishes_routes(db, settings):
+    from wash_ops.demo import plan_demo_routes, seed_demo
+
+    now = datetime.fromisoformat("2027-03-31T08:30").replace(tzinfo=settings.zone)
+    seed_demo(db, settings, now)
+    plans = plan_demo_routes(db, settings, now, days=3, time_limit_s=0.3)
+    today = next(plan for plan in plans if plan.day == now.date())
+    assert today.status.value == "published" and today.routes
+    assert any(route.courier is not None for plan in plans for route in plan.routes)
+
+
+def test_osrm_table_is_used_when_it_answers():
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Table(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the http.server interface
+            assert self.path.startswith("/table/v1/driving/3.717400,51.054300;4.041000,50.937800")
+            body = json.dumps({"code": "Ok", "distances": [[0, 31234.4], [30987.6, 0]]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Table)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        matrix = travel_matrix([(51.0543, 3.7174), (50.9378, 4.0410)], 1.3, url, timeout_s=2)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert matrix.source == "osrm" and matrix.distance_m == [[0, 31234], [30988, 0]]

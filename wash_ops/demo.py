@@ -408,9 +408,13 @@ def _demo_line_run(session, line_id: int, started: datetime, cups: int, rinse: f
 def plan_demo_routes(
     session: Session, settings: Settings, now: datetime, days: int = 10, time_limit_s: float = 1.0
 ) -> list[RoutePlan]:
-    """The fleet from the configuration, one more confirmed order delivered by our courier
-    today, and the routes of the coming days that have courier work, planned and published."""
-    sync_vehicles(session, settings)
+    """The fleet from the configuration (the demo courier on every vehicle without one), one
+    more confirmed order delivered by our courier today, and the routes of the coming days that
+    have courier work, planned and published."""
+    courier = session.scalar(select(User).where(User.role == Role.COURIER))
+    for vehicle in sync_vehicles(session, settings):
+        if vehicle.courier is None:
+            vehicle.courier = courier  # the demo has one courier: they drive what is free
     organiser = session.scalar(select(User).where(User.email == ORGANISATIONS[0][1]))
     planner = session.scalar(select(User).where(User.role == Role.PLANNER))
     assert organiser is not None and organiser.organisation is not None and planner is not None
