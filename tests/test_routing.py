@@ -167,6 +167,9 @@ def test_plan_serves_the_day_and_courier_confirms_into_the_ledger(
     assert held_cups(db, order, StockState.AT_EVENT) == {"ECO33": 720}
     with pytest.raises(Conflict):
         confirm_stop(db, courier, stop.id, {"ECO33": 9}, "", utcnow())
+    route = stop.route
+    plan = plan_day(db, settings, day, utcnow(), planner, time_limit_s=0.3)
+    assert stop.done_at is not None and stop.route is route and route in plan.routes
 
 
 def test_replan_keeps_done_and_locked_stops_and_moves_on_request(
@@ -282,10 +285,10 @@ def test_worker_plans_tomorrow_at_the_configured_hour(db, settings, session_fact
 
 def test_a_full_day_serves_what_fits_and_calls_the_rest_fleet_full():
     vehicle = SolverVehicle("V", capacity=10, shift_start=0, shift_end=5000, durations=0)
-    # Both stops must be served at 1000 s exactly, 1 km apart: one vehicle serves only one.
+    # Both stops must be served at 2000 s exactly, 1 km apart: one vehicle serves only one.
     stops = [
-        SolverStop("a", 1, delivery=1, tw_early=1000, tw_late=1000),
-        SolverStop("b", 2, delivery=1, tw_early=1000, tw_late=1000),
+        SolverStop("a", 1, delivery=1, tw_early=2000, tw_late=2000),
+        SolverStop("b", 2, delivery=1, tw_early=2000, tw_late=2000),
     ]
     solution = solve(_line_problem(stops, [vehicle]), 0.3)
     assert len([v for r in solution.routes for v in r.visits]) == 1

@@ -8,6 +8,7 @@ import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import select
@@ -22,7 +23,7 @@ from wash_ops.inventory.journey import deliver_order, held_cups, load_order, pic
 from wash_ops.inventory.models import StockState
 from wash_ops.orders.models import Order, OrderStatus, Service
 from wash_ops.orders.services import courier_legs_on
-from wash_ops.routing.matrix import seconds_at, travel_matrix
+from wash_ops.routing.matrix import haversine_m, seconds_at, travel_matrix
 from wash_ops.routing.models import (
     CalendarFeed,
     ManualStop,
@@ -390,13 +391,18 @@ def plan_day(
     points = [(settings.site.lat, settings.site.lon)] + [(s.lat, s.lon) for s in open_stops]
     # Where a vehicle with stops done today goes on from: its last stop done, not before now.
     position: dict[int, tuple[int, int]] = {}
+    travelled: dict[int, int] = {}
+    routing = settings.routing
     for route in plan.routes:
-        finished = [s for s in done if s.route is route]
+        finished = sorted((s for s in done if s.route is route), key=lambda s: s.sequence)
         if finished:
             last = max(finished, key=lambda s: s.done_at or now)
             points.append((last.lat, last.lon))
             position[route.vehicle_id] = (len(points) - 1, _seconds(now, midnight))
-    routing = settings.routing
+            path = [(settings.site.lat, settings.site.lon)] + [(s.lat, s.lon) for s in finished]
+            travelled[route.vehicle_id] = round(
+                sum(haversine_m(a, b) for a, b in pairwise(path)) * routing.detour_factor
+            )
     matrix = travel_matrix(points, routing.detour_factor, routing.osrm_url, routing.osrm_timeout_s)
     durations = [
         [[seconds_at(d, vehicle.speed_kmh) for d in row] for row in matrix.distance_m]
@@ -413,8 +419,6 @@ def plan_day(
             _seconds(datetime.combine(day, vehicle.shift_start, zone), midnight), not_before
         )
         end = _seconds(datetime.combine(day, vehicle.shift_end, zone), midnight)
-        route = route_of.get(vehicle.id)
-        travelled = route.distance_m if route is not None and vehicle.id in position else 0
         solver_vehicles.append(
             SolverVehicle(
                 key=vehicle.code,
@@ -423,7 +427,7 @@ def plan_day(
                 shift_end=max(start, end),
                 durations=i,
                 max_distance=(
-                    max(0, round(vehicle.max_distance_km * 1000) - travelled)
+                    max(0, round(vehicle.max_distance_km * 1000) - travelled.get(vehicle.id, 0))
                     if vehicle.max_distance_km
                     else None
                 ),
@@ -453,7 +457,7 @@ def plan_day(
     problem = Problem(matrix.distance_m, durations, solver_stops, solver_vehicles)
     limit = time_limit_s if time_limit_s is not None else routing.time_limit_s
     solution = solve(problem, limit) if solver_stops else Solution([])
-    _store(session, plan, vehicles, open_stops, done, solution, midnight, route_of)
+    _store(session, plan, vehicles, open_stops, done, solution, midnight, route_of, travelled)
     plan.solve_seconds = round(solution.seconds, 3)
     plan.matrix_source = matrix.source
     plan.created_at = now
@@ -465,7 +469,9 @@ def _seconds(moment: datetime, midnight: datetime) -> int:
     return round((moment - midnight).total_seconds())
 
 
-def _store(session, plan, vehicles, open_stops, done, solution, midnight, route_of) -> None:
+def _store(
+    session, plan, vehicles, open_stops, done, solution, midnight, route_of, travelled
+) -> None:
     for stop in open_stops:
         stop.route = None
         stop.arrives_at = stop.departs_at = None
@@ -488,7 +494,7 @@ def _store(session, plan, vehicles, open_stops, done, solution, midnight, route_
             else midnight + timedelta(seconds=planned.start)
         )
         route.ends_at = midnight + timedelta(seconds=planned.end)
-        route.distance_m = (route.distance_m if already else 0) + planned.distance
+        route.distance_m = travelled.get(vehicle.id, 0) + planned.distance
         route.trips = planned.trips
         for sequence, visit in enumerate(planned.visits, start=len(already) + 1):
             stop = open_stops[visit.stop]
