@@ -153,3 +153,50 @@ def test_planner_sees_the_routes_on_a_map(browser, live_server):
     )
     _clean(page, "routes-planner-map")
     page.context.close()
+
+
+def test_a_replan_in_the_background_shows_progress(browser, live_server):
+    live_server.server.app.config["ROUTES_IN_BACKGROUND"] = True  # as in production
+    try:
+        page = _page(browser, live_server, "planner", DESKTOP)
+        page.goto(f"{live_server.base_url}/office/routes?day={live_server.day}")
+        # A stop added by hand, so that the re-plan has something to solve.
+        page.fill("#m-label", "Herstelling tapinstallatie")
+        page.fill("#m-lat", "51.0500")
+        page.fill("#m-lon", "3.7300")
+        page.fill("#m-start", "10:00")
+        page.fill("#m-end", "12:00")
+        page.fill("#m-deliver", "1")
+        with page.expect_navigation():
+            page.click("form.manual-form button[type=submit]")
+        assert "Stop toegevoegd" in page.locator("main").inner_text()
+        with page.expect_navigation():
+            page.click("button:has-text('Opnieuw plannen')")
+        assert "job=" in page.url
+        progress = page.locator("#plan-progress progress")
+        assert progress.count() == 1, "no progress bar while the plan runs"
+        # The page polls the run and reloads itself without the run when it is done.
+        page.wait_for_url(lambda url: "job=" not in url, timeout=30_000)
+        assert "elke stop is gepland" in page.locator("main").inner_text()
+        assert "Herstelling tapinstallatie" in page.locator(".route-list").inner_text()
+        _clean(page, "routes-planner-replanned")
+        page.context.close()
+    finally:
+        live_server.server.app.config["ROUTES_IN_BACKGROUND"] = False
+
+
+def test_organiser_sees_the_planned_window_and_the_feed(browser, live_server):
+    page = _page(browser, live_server, "organiser", PHONE)
+    page.goto(f"{live_server.base_url}/organiser/orders")
+    feed = page.locator(".calendar-feed a")
+    assert feed.count() == 1 and feed.inner_text().endswith(".ics")
+    _clean(page, "routes-organiser-orders-360")
+    assert horizontal_overflow(page) <= 0
+    page.context.close()
+    # The order's page on a desktop (on a phone its cup report table scrolls without keyboard
+    # access, an axe finding older than the routes).
+    page = _page(browser, live_server, "organiser", DESKTOP)
+    page.goto(f"{live_server.base_url}/organiser/orders/{live_server.order_id}")
+    assert page.locator(".planned").count() >= 1, "the planned delivery window is not shown"
+    _clean(page, "routes-organiser-order")
+    page.context.close()
