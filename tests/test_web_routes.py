@@ -72,6 +72,9 @@ def test_planner_plans_moves_publishes_and_bad_input_changes_nothing(
         page.status_code == 200 and 'id="route-map"' in page.text and "vendor/leaflet" in page.text
     )
     assert client.get("/office/routes?day=not-a-date").status_code == 400
+    live = client.get(f"/office/routes/progress.json?day={day}")
+    assert live.status_code == 200 and live.json == {"done": {}, "total": 1}
+    assert client.get("/office/routes/progress.json?day=2026-02-30").status_code == 400
     replan = client.post("/office/routes/plan", data={"day": day})
     assert replan.status_code == 302 and "job=" in replan.headers["Location"]
     bad_move = client.post(

@@ -16,7 +16,7 @@ from wash_ops.accounts.models import User
 from wash_ops.config import Settings
 from wash_ops.db import unit_of_work, utcnow
 from wash_ops.errors import N_, DomainError
-from wash_ops.routing.services import plan_day
+from wash_ops.routing.services import prepare_plan, solve_prepared, store_plan
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +76,13 @@ class PlanJobs:
         self, job: PlanJob, factory: sessionmaker[Session], settings: Settings, actor_id: int
     ) -> None:
         try:
+            # Three steps, so that no transaction is open while the solver searches.
             with unit_of_work(factory) as session:
                 actor = session.get(User, actor_id)
-                plan_day(session, settings, job.day, utcnow(), actor)
+                prepared = prepare_plan(session, settings, job.day, utcnow(), actor)
+            solution = solve_prepared(prepared)
+            with unit_of_work(factory) as session:
+                store_plan(session, settings, prepared, solution, utcnow())
             job.state = "done"
         except DomainError as error:
             job.state, job.message = "failed", error.first.message

@@ -345,6 +345,40 @@ def plan_day(
     """Plan (or re-plan) the routes of ``day``. Stops already done stay where they were and
     their vehicle goes on from there; locked stops stay on their vehicle; the rest is solved
     anew. Stops the solver cannot serve are kept with the reason, unrouted."""
+    prepared = prepare_plan(session, settings, day, now, actor, time_limit_s)
+    return store_plan(session, settings, prepared, solve_prepared(prepared), now)
+
+
+@dataclass
+class PreparedPlan:
+    """A day's routing problem, with the ids to store its answer by: the solve can then run
+    outside any database transaction (a background re-plan must not hold SQLite's lock)."""
+
+    plan_id: int
+    day: date
+    stop_ids: list[int]  # the open stops, in the order of problem.stops
+    vehicle_ids: list[int]  # in the order of problem.vehicles
+    problem: Problem
+    travelled: dict[int, int]
+    matrix_source: str
+    time_limit_s: float
+
+
+def solve_prepared(prepared: PreparedPlan) -> Solution:
+    if not prepared.problem.stops:
+        return Solution([])
+    return solve(prepared.problem, prepared.time_limit_s)
+
+
+def prepare_plan(
+    session: Session,
+    settings: Settings,
+    day: date,
+    now: datetime,
+    actor: User | None = None,
+    time_limit_s: float | None = None,
+) -> PreparedPlan:
+    """The stops of the day brought up to date in the plan (flushed), and the problem."""
     if actor is not None:
         _require_office(actor)
     zone = settings.zone
@@ -385,7 +419,6 @@ def plan_day(
     collect = {draft.key: draft.collect for draft in drafts}
 
     vehicles = fleet(session, active_only=True)
-    route_of = {route.vehicle_id: route for route in plan.routes}
     open_stops = [stop for stop in plan.stops if stop.done_at is None]
     done = [stop for stop in plan.stops if stop.done_at is not None]
     points = [(settings.site.lat, settings.site.lon)] + [(s.lat, s.lon) for s in open_stops]
@@ -454,12 +487,38 @@ def plan_day(
                 vehicle=pinned,
             )
         )
-    problem = Problem(matrix.distance_m, durations, solver_stops, solver_vehicles)
-    limit = time_limit_s if time_limit_s is not None else routing.time_limit_s
-    solution = solve(problem, limit) if solver_stops else Solution([])
-    _store(session, plan, vehicles, open_stops, done, solution, midnight, route_of, travelled)
+    session.flush()
+    return PreparedPlan(
+        plan_id=plan.id,
+        day=day,
+        stop_ids=[stop.id for stop in open_stops],
+        vehicle_ids=[vehicle.id for vehicle in vehicles],
+        problem=Problem(matrix.distance_m, durations, solver_stops, solver_vehicles),
+        travelled=travelled,
+        matrix_source=matrix.source,
+        time_limit_s=time_limit_s if time_limit_s is not None else routing.time_limit_s,
+    )
+
+
+def store_plan(
+    session: Session, settings: Settings, prepared: PreparedPlan, solution: Solution, now: datetime
+) -> RoutePlan:
+    """Write a solution into the plan. A stop confirmed or removed while the solver ran keeps
+    what it has; the rest takes the solver's answer."""
+    plan = session.get_one(RoutePlan, prepared.plan_id)
+    midnight = datetime.combine(prepared.day, time(), settings.zone)
+    vehicles = [session.get_one(Vehicle, vehicle_id) for vehicle_id in prepared.vehicle_ids]
+    open_stops: list[RouteStop | None] = []
+    for stop_id in prepared.stop_ids:
+        stop = session.get(RouteStop, stop_id)
+        open_stops.append(stop if stop is not None and stop.done_at is None else None)
+    done = [stop for stop in plan.stops if stop.done_at is not None]
+    route_of = {route.vehicle_id: route for route in plan.routes}
+    _store(
+        session, plan, vehicles, open_stops, done, solution, midnight, route_of, prepared.travelled
+    )
     plan.solve_seconds = round(solution.seconds, 3)
-    plan.matrix_source = matrix.source
+    plan.matrix_source = prepared.matrix_source
     plan.created_at = now
     session.flush()
     return plan
@@ -472,7 +531,8 @@ def _seconds(moment: datetime, midnight: datetime) -> int:
 def _store(
     session, plan, vehicles, open_stops, done, solution, midnight, route_of, travelled
 ) -> None:
-    for stop in open_stops:
+    open_stops_now = [stop for stop in open_stops if stop is not None]
+    for stop in open_stops_now:
         stop.route = None
         stop.arrives_at = stop.departs_at = None
         stop.sequence, stop.trip, stop.load_after = 0, 0, 0
@@ -496,8 +556,10 @@ def _store(
         route.ends_at = midnight + timedelta(seconds=planned.end)
         route.distance_m = travelled.get(vehicle.id, 0) + planned.distance
         route.trips = planned.trips
-        for sequence, visit in enumerate(planned.visits, start=len(already) + 1):
+        visits = [visit for visit in planned.visits if open_stops[visit.stop] is not None]
+        for sequence, visit in enumerate(visits, start=len(already) + 1):
             stop = open_stops[visit.stop]
+            assert stop is not None
             stop.route = route
             stop.sequence, stop.trip, stop.load_after = sequence, visit.trip, visit.load_after
             stop.arrives_at = midnight + timedelta(seconds=visit.start)
@@ -509,8 +571,10 @@ def _store(
             if route.id is not None:
                 session.delete(route)
     for index, reason in solution.unserved.items():
-        open_stops[index].unserved_reason = reason.value
-    plan.complete = solution.complete and all(stop.route is not None for stop in open_stops)
+        left_out = open_stops[index]
+        if left_out is not None:
+            left_out.unserved_reason = reason.value
+    plan.complete = solution.complete and all(stop.route is not None for stop in open_stops_now)
     session.flush()
     plan.distance_m = sum(route.distance_m for route in plan.routes)
     plan.duration_s = sum(

@@ -17,7 +17,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import gettext
+from flask_babel import format_time, gettext
 
 from wash_ops.accounts.models import Role
 from wash_ops.errors import N_, DomainError, InvalidInput
@@ -134,6 +134,20 @@ def start_plan():
     if job.state == "failed":
         return _render(day, gettext(job.message), 409)
     return redirect(url_for("routes_planner.page", day=day.isoformat(), job=job.id))
+
+
+@bp.route("/office/routes/progress.json")
+def progress():
+    """The stops confirmed so far on a day, for the page's live update."""
+    day = _day(request.args.get("day"))
+    if day is None:
+        return jsonify(
+            error={"code": "invalid", "message": gettext("Choose a date as YYYY-MM-DD.")}
+        ), 400
+    plan = plan_for(db_session(), day)
+    stops = [s for s in plan.stops if s.route_id is not None] if plan else []
+    done = {str(s.id): format_time(s.done_at, "short") for s in stops if s.done_at is not None}
+    return jsonify(done=done, total=len(stops))
 
 
 @bp.route("/office/routes/jobs/<job_id>.json")

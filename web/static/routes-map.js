@@ -84,3 +84,32 @@
     setTimeout(poll, 500);
   }
 })();
+
+/* Stops the couriers confirm show up on the planner's page without a reload. */
+(function () {
+  "use strict";
+  var line = document.getElementById("stops-done");
+  var texts = document.getElementById("route-texts");
+  if (!line || !texts) { return; }
+  var words = JSON.parse(texts.textContent);
+  var poll = function () {
+    fetch(line.dataset.url, { headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (data) {
+          var count = Object.keys(data.done).length;
+          var text = words.summary.replace("%(done)s", count).replace("%(total)s", data.total);
+          if (line.textContent !== text) { line.textContent = text; }
+          Object.keys(data.done).forEach(function (id) {
+            var mark = document.querySelector('tr[data-stop="' + id + '"] .done-mark');
+            if (mark && !mark.textContent.trim()) {
+              mark.textContent = "✔ " + words.done + " " + data.done[id];
+            }
+          });
+        }
+        setTimeout(poll, 15000);
+      })
+      .catch(function () { setTimeout(poll, 30000); });
+  };
+  setTimeout(poll, 15000);
+})();
