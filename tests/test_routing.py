@@ -335,3 +335,23 @@ def test_osrm_table_is_used_when_it_answers():
         server.server_close()
         thread.join()
     assert matrix.source == "osrm" and matrix.distance_m == [[0, 31234], [30988, 0]]
+
+
+def test_a_stop_confirmed_while_the_solver_runs_keeps_its_confirmation(
+    db, settings, fleet_ready, confirmed
+):
+    from wash_ops.routing.services import prepare_plan, solve_prepared, store_plan
+
+    planner, make = confirmed
+    order = make({"ECO33": 800})
+    day = _delivery_day(order, settings)
+    plan = plan_day(db, settings, day, utcnow(), planner, time_limit_s=0.2)
+    publish_plan(db, planner, plan.id, utcnow())
+    stop = next(s for s in plan.stops if s.order_id == order.id)
+    route, sequence = stop.route, stop.sequence
+    prepared = prepare_plan(db, settings, day, utcnow(), planner, time_limit_s=0.2)
+    solution = solve_prepared(prepared)
+    stop.route.courier_id = fleet_ready.id
+    confirm_stop(db, fleet_ready, stop.id, {"ECO33": 10}, "", utcnow())  # meanwhile
+    store_plan(db, settings, prepared, solution, utcnow())
+    assert stop.done_at is not None and stop.route is route and stop.sequence == sequence
