@@ -20,6 +20,7 @@ from plc.poller import Poller
 from wash_ops.catalogue.services import main_line
 from wash_ops.config import Settings
 from wash_ops.db import unit_of_work, utcnow
+from wash_ops.routing.services import plan_day
 from wash_ops.telemetry.ingest import Reading, ingest
 from wash_ops.telemetry.register_map import RegisterMap
 from wash_ops.telemetry.rollups import prune_raw, roll_up
@@ -195,12 +196,31 @@ class Worker:
         self.scheduler.add_job(
             self._prune, "cron", hour=3, minute=17, id="retention", max_instances=1, coalesce=True
         )
+        if self.settings.routing.plan_hour >= 0:
+            self.scheduler.add_job(
+                self.plan_tomorrow,
+                "cron",
+                hour=self.settings.routing.plan_hour,
+                minute=0,
+                id="route-planning",
+                max_instances=1,
+                coalesce=True,
+            )
         self.scheduler.start()
 
     def _roll_up(self) -> None:
         self._job(
             "roll-up",
             lambda session, line_id: roll_up(session, line_id, utcnow(), self.settings.zone),
+        )
+
+    def plan_tomorrow(self) -> None:
+        """Plan tomorrow's courier routes (a draft the planner reviews and publishes); a plan
+        already published is re-planned only for what is not done or locked."""
+        day = utcnow().astimezone(self.settings.zone).date() + timedelta(days=1)
+        self._job(
+            "route planning",
+            lambda session, _line_id: plan_day(session, self.settings, day, utcnow()),
         )
 
     def _prune(self) -> None:

@@ -164,6 +164,41 @@ class CupTypeSettings(_Section):
     loss_price_cents: int = Field(ge=0)
 
 
+class RoutingSettings(_Section):
+    """Courier route planning: service times, the travel matrix and the solver."""
+
+    service_base_s: int = Field(default=300, ge=0, le=4 * 3600)
+    service_per_crate_s: int = Field(default=20, ge=0, le=3600)
+    detour_factor: float = Field(default=1.3, ge=1.0, le=3.0)
+    time_limit_s: float = Field(default=5.0, gt=0, le=600)
+    # A routing server's table API (OSRM), e.g. "http://osrm.internal:5000"; empty: offline only.
+    osrm_url: str = ""
+    osrm_timeout_s: float = Field(default=3.0, gt=0, le=60)
+    # The worker plans tomorrow's routes at this local hour (minute 0); -1 switches it off.
+    plan_hour: int = Field(default=17, ge=-1, le=23)
+
+
+class VehicleSettings(_Section):
+    code: str = Field(pattern=r"^[A-Z0-9_-]{2,16}$")
+    name: str = Field(min_length=1, max_length=80)
+    capacity_crates: int = Field(ge=0, le=10_000)
+    speed_kmh: float = Field(gt=0, le=130)
+    shift_start: time
+    shift_end: time
+    max_distance_km: float | None = Field(default=None, gt=0, le=2000)
+    cost_per_km_cents: int = Field(default=0, ge=0, le=100_000)
+    cost_per_hour_cents: int = Field(default=0, ge=0, le=1_000_000)
+    # Trips back to the depot to reload within one shift (0: a single trip).
+    max_reloads: int = Field(default=0, ge=0, le=20)
+    courier_email: str = ""
+
+    @model_validator(mode="after")
+    def _shift_order(self) -> VehicleSettings:
+        if self.shift_end <= self.shift_start:
+            raise ValueError("shift_end must be after shift_start")
+        return self
+
+
 class Settings(_Section):
     app: AppSettings = AppSettings()
     site: SiteSettings
@@ -172,6 +207,17 @@ class Settings(_Section):
     telemetry: TelemetrySettings = TelemetrySettings()
     hygiene: HygieneSettings = HygieneSettings()
     cup_types: tuple[CupTypeSettings, ...] = Field(min_length=1)
+    routing: RoutingSettings = RoutingSettings()
+    vehicles: tuple[VehicleSettings, ...] = ()
+
+    @field_validator("vehicles")
+    @classmethod
+    def _unique_vehicles(cls, value: tuple[VehicleSettings, ...]) -> tuple[VehicleSettings, ...]:
+        codes = [vehicle.code for vehicle in value]
+        duplicates = sorted({code for code in codes if codes.count(code) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate vehicle code(s): {', '.join(duplicates)}")
+        return value
 
     @field_validator("cup_types")
     @classmethod

@@ -14,7 +14,7 @@ from wash_ops.accounts.models import Organisation, OrganisationStatus, Role, Use
 from wash_ops.accounts.services import Registration, create_user, register_organiser
 from wash_ops.catalogue.services import active_cup_types, main_line, sync_from_settings
 from wash_ops.config import Settings
-from wash_ops.errors import Conflict
+from wash_ops.errors import Conflict, DomainError
 from wash_ops.inventory.journey import deliver_order, load_order, pick_up_order, receive_returns
 from wash_ops.inventory.ledger import receive_into_stock
 from wash_ops.inventory.locations import create_location, location_by_code
@@ -25,12 +25,15 @@ from wash_ops.orders.services import (
     OrderInput,
     cancel_order,
     confirm_order,
+    courier_legs_on,
     create_event,
     create_order,
     move_pickup_to_earliest_fit,
     reject_order,
     submit_order,
 )
+from wash_ops.routing.models import RoutePlan
+from wash_ops.routing.services import plan_day, publish_plan, sync_vehicles
 from wash_ops.telemetry.models import CounterIncrement, TagSample
 from wash_ops.telemetry.register_map import load_register_map
 from wash_ops.washing.services import end_batch, start_batch
@@ -400,3 +403,66 @@ def _demo_line_run(session, line_id: int, started: datetime, cups: int, rinse: f
     session.add_all(samples + increments)
     session.flush()
     return started + timedelta(minutes=minutes, seconds=1)
+
+
+def plan_demo_routes(
+    session: Session, settings: Settings, now: datetime, days: int = 10, time_limit_s: float = 0.5
+) -> list[RoutePlan]:
+    """The fleet from the configuration (the demo courier on every vehicle without one), one
+    more confirmed order delivered by our courier today, and the routes of the coming days that
+    have courier work, planned and published."""
+    courier = session.scalar(select(User).where(User.role == Role.COURIER))
+    for vehicle in sync_vehicles(session, settings):
+        if vehicle.courier is None:
+            vehicle.courier = courier  # the demo has one courier: they drive what is free
+    organiser = session.scalar(select(User).where(User.email == ORGANISATIONS[0][1]))
+    planner = session.scalar(select(User).where(User.role == Role.PLANNER))
+    assert organiser is not None and organiser.organisation is not None and planner is not None
+    local_now = now.astimezone(settings.zone)
+    delivery_start = local_now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    event_start = datetime.combine(
+        local_now.date() + timedelta(days=1), datetime.min.time(), settings.zone
+    ).replace(hour=14)
+    earlier = now - timedelta(days=10)
+    savepoint = session.begin_nested()
+    try:
+        event = create_event(
+            session,
+            settings,
+            organiser.organisation,
+            EventInput(
+                name="Markt op de Kouter",
+                starts_at=event_start,
+                ends_at=event_start + timedelta(hours=8),
+                address="Kouter",
+                postcode="9000",
+            ),
+            earlier,
+        )
+        data = OrderInput(
+            service=Service.RENT_AND_WASH,
+            delivery_by=Carrier.COURIER,
+            pickup_by=Carrier.COURIER,
+            delivery_start=delivery_start,
+            delivery_end=min(delivery_start + timedelta(hours=4), event_start),
+            pickup_start=event_start + timedelta(hours=20),
+            pickup_end=event_start + timedelta(hours=24),
+            quantities={"ECO33": 480},
+        )
+        order = create_order(session, settings, organiser, event, data, earlier)
+        _advance(session, settings, order, "confirmed", organiser, planner, earlier)
+    except DomainError:
+        savepoint.rollback()  # late in the evening no delivery window is left today
+    else:
+        savepoint.commit()
+    plans = []
+    today = local_now.date()
+    for offset in range(days):
+        day = today + timedelta(days=offset)
+        if not courier_legs_on(session, settings, day):
+            continue
+        plan = plan_day(session, settings, day, now, time_limit_s=time_limit_s)
+        if plan.routes:
+            publish_plan(session, planner, plan.id, now)
+        plans.append(plan)
+    return plans

@@ -13,6 +13,14 @@ from wash_ops.orders.models import (
     OrderStatusChange,
     Service,
 )
+from wash_ops.routing.models import (
+    CalendarFeed,
+    ManualStop,
+    Route,
+    RoutePlan,
+    RouteStop,
+    Vehicle,
+)
 from wash_ops.telemetry.models import (
     Alarm,
     AlarmJournalEntry,
@@ -57,4 +65,10 @@ __all__ = [
     "Site",
     "User",
     "WashBatch",
+    "CalendarFeed",
+    "ManualStop",
+    "Route",
+    "RoutePlan",
+    "RouteStop",
+    "Vehicle",
 ]

@@ -136,24 +136,30 @@ def _upgrade(settings: Settings) -> int:
     from wash_ops.catalogue.services import sync_from_settings
     from wash_ops.db import make_engine, make_session_factory, unit_of_work
     from wash_ops.migrate import upgrade
+    from wash_ops.routing.services import sync_vehicles
 
     _ensure_sqlite_folder(settings.app.database_url)
     upgrade(settings.app.database_url)
     engine = make_engine(settings.app.database_url)
     with unit_of_work(make_session_factory(engine)) as session:
         sync_from_settings(session, settings)
+        sync_vehicles(session, settings)
     engine.dispose()
-    print("database is at the newest schema; site, line and cup types loaded from config")
+    print("database is at the newest schema; site, line, cup types and vehicles loaded from config")
     return 0
 
 
 def _seed(settings: Settings) -> int:
     from wash_ops.db import make_engine, make_session_factory, unit_of_work, utcnow
-    from wash_ops.demo import seed_demo
+    from wash_ops.demo import plan_demo_routes, seed_demo
 
     engine = make_engine(settings.app.database_url)
     with unit_of_work(make_session_factory(engine)) as session:
         logins = seed_demo(session, settings, utcnow())
+    with unit_of_work(make_session_factory(engine)) as session:
+        plans = plan_demo_routes(session, settings, utcnow())
+        served = sum(len(plan.stops) - len(plan.unserved) for plan in plans)
+        print(f"courier routes planned and published for {len(plans)} days ({served} stops)")
     engine.dispose()
     _print_logins(logins)
     return 0

@@ -96,6 +96,8 @@ def _register_blueprints(app: Flask) -> None:
     from web.office import receiving  # noqa: F401 - adds its routes to the office blueprint
     from web.office.views import bp as office_bp
     from web.organiser.views import bp as organiser_bp
+    from web.routes_planner.views import bp as routes_planner_bp
+    from web.routes_planner.views import calendar_bp
     from web.stock.views import bp as stock_bp
     from web.supervisor.views import bp as supervisor_bp
     from web.washing.views import bp as washing_bp
@@ -111,4 +113,6 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(courier_bp, url_prefix="/courier")
     app.register_blueprint(washing_plan_bp)  # /office/washing-plan
     app.register_blueprint(line_plan_bp)  # /line/plan
+    app.register_blueprint(routes_planner_bp)  # /office/routes
+    app.register_blueprint(calendar_bp)  # /calendar/<token>.ics
     init_api(app)

@@ -42,6 +42,7 @@ NAVIGATION = {
         ("office.all_orders", _l("All orders")),
         ("office.calendar", _l("Capacity calendar")),
         ("washing_plan.office", _l("Washing plan")),
+        ("routes_planner.page", _l("Routes")),
         ("supervisor.home", _l("The line now")),
         ("office.organisations", _l("Organisations")),
         ("inventory.overview", _l("Stock")),

@@ -790,3 +790,8 @@ def _next_status(status: OrderStatus) -> OrderStatus:
         OrderStatus.RECEIVED,
     ]
     return flow[flow.index(status) + 1]
+
+
+def held_cups(session: Session, order: Order, state: StockState) -> dict[str, int]:
+    """Pool cups the order holds in ``state``, per cup type code (for the courier's stops)."""
+    return {cup.code: quantity for cup, quantity in _totals(_held(session, order, state)).items()}

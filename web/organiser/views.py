@@ -25,6 +25,7 @@ from wash_ops.orders.services import (
     update_order,
 )
 from wash_ops.planning.services import fit_of_order
+from wash_ops.routing.services import calendar_token, planned_visits
 from web.auth.access import restrict_to
 from web.context import actor, locale, now, settings, status_filter
 from web.database import db_session
@@ -49,8 +50,15 @@ restrict_to(bp, [Role.ORGANISER])
 def orders():
     status = status_filter()
     found = orders_for(db_session(), actor(), status)
+    organisation_id = actor().organisation_id
+    assert organisation_id is not None
     return render_template(
         "organiser/orders.html",
+        calendar_url=url_for(
+            "calendar.feed",
+            token=calendar_token(db_session(), organisation_id),
+            _external=True,
+        ),
         orders=found,
         status=status.value if status else None,
         statuses=list(OrderStatus),
@@ -109,6 +117,10 @@ def _render_order(found, status: int = 200, shortfall: str | None = None):
             shortfall=shortfall,
             action_form=EmptyForm(),
             cancel_form=ReasonForm(prefix="cancel"),
+            planned={
+                visit.kind.value: visit
+                for visit in planned_visits(db_session(), found.organisation_id, found.id)
+            },
         ),
         status,
     )
