@@ -19,6 +19,7 @@ from wash_ops.orders.services import (
     submitted_queue,
 )
 from wash_ops.planning.services import booking_calendar, fit_of_order
+from wash_ops.routing.services import planned_visits
 from web.auth.access import restrict_to
 from web.context import actor, now, settings, status_filter
 from web.database import db_session
@@ -79,6 +80,10 @@ def _render_order(found, status: int = 200, problem: str | None = None):
             action_form=EmptyForm(),
             cancel_form=ReasonForm(prefix="cancel"),
             reason_form=ReasonForm(prefix="reject"),
+            planned={
+                visit.kind.value: visit
+                for visit in planned_visits(db_session(), found.organisation_id, found.id)
+            },
         ),
         status,
     )
