@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from wash_ops.catalogue.models import Line
@@ -68,40 +68,96 @@ def ingest(
     stale_after: timedelta,
 ) -> IngestReport:
     """Store one reading: samples, counter increments, state changes, alarms, liveness."""
-    live = _live(session, line.id)
+    report = _ingest_one(session, line.id, register_map, reading, zone, stale_after, None)
+    session.flush()
+    return report
+
+
+def ingest_many(
+    session: Session,
+    line: Line,
+    register_map: RegisterMap,
+    readings: Sequence[Reading],
+    zone: ZoneInfo,
+    stale_after: timedelta,
+) -> list[IngestReport]:
+    """Store readings in order, as ``ingest`` would one by one, in the session's transaction.
+
+    Gauge samples and counter increments go in with one Core bulk insert each instead of an ORM
+    object per row, and the alarm word is compared with the previous reading's before the open
+    alarms are looked up: a batch of thousands of readings costs a few statements."""
+    rows = _Rows()
+    reports = [
+        _ingest_one(session, line.id, register_map, reading, zone, stale_after, rows)
+        for reading in readings
+    ]
+    session.flush()
+    if rows.samples:
+        session.execute(insert(TagSample), rows.samples)
+    if rows.increments:
+        session.execute(insert(CounterIncrement), rows.increments)
+    return reports
+
+
+@dataclass
+class _Rows:
+    """Rows gathered for a bulk insert (``ingest_many``)."""
+
+    samples: list[dict[str, object]] = field(default_factory=list)
+    increments: list[dict[str, object]] = field(default_factory=list)
+
+
+def _ingest_one(
+    session: Session,
+    line_id: int,
+    register_map: RegisterMap,
+    reading: Reading,
+    zone: ZoneInfo,
+    stale_after: timedelta,
+    rows: _Rows | None,
+) -> IngestReport:
+    live = _live(session, line_id)
     live.last_attempt_at = reading.at
     report = IngestReport()
     if reading.quality is Quality.BAD:
-        _record_failure(session, live, line.id, reading, stale_after)
+        _record_failure(session, live, line_id, reading, stale_after)
         return report
     values = _accepted_values(register_map, reading, report)
     live.good_readings += 1
     live.rejected_values += len(report.rejected)
     live.last_good_at = reading.at
+    previous = live.values or {}
     for tag in register_map.tags:
         if tag.name not in values:
             continue
         value = values[tag.name]
         if tag.role is TagRole.COUNTER:
-            _count(session, line.id, tag, int(value), reading.at, zone, report)
+            _count(session, line_id, tag, int(value), reading.at, zone, report, rows)
         elif tag.role is TagRole.GAUGE:
-            session.add(TagSample(line_id=line.id, tag=tag.name, at=reading.at, value=float(value)))
+            if rows is None:
+                session.add(
+                    TagSample(line_id=line_id, tag=tag.name, at=reading.at, value=float(value))
+                )
+            else:
+                rows.samples.append(
+                    {"line_id": line_id, "tag": tag.name, "at": reading.at, "value": float(value)}
+                )
             report.stored += 1
         elif tag.role is TagRole.STATE:
             _track_state(
                 session,
                 live,
-                line.id,
+                line_id,
                 int(value),
                 reading.at,
                 *_reasons(register_map, live, values),
             )
         elif tag.role is TagRole.ALARM_WORD:
-            _track_alarms(session, line.id, register_map, int(value), reading.at)
+            if rows is None or previous.get(tag.name) != value:
+                _track_alarms(session, line_id, register_map, int(value), reading.at)
         elif tag.role is TagRole.HEARTBEAT:
             _track_heartbeat(live, int(value), reading.at)
-    live.values = {**(live.values or {}), **_display_values(register_map, values)}
-    session.flush()
+    live.values = {**previous, **_display_values(register_map, values)}
     return report
 
 
@@ -157,6 +213,7 @@ def _count(
     at: datetime,
     zone: ZoneInfo,
     report: IngestReport,
+    rows: _Rows | None = None,
 ) -> None:
     cursor = session.get(CounterCursor, (line_id, tag.name))
     previous = cursor.raw if cursor is not None else None
@@ -186,7 +243,12 @@ def _count(
     if step.delta:
         cursor.total += step.delta
         cursor.day_total += step.delta
-        session.add(CounterIncrement(line_id=line_id, tag=tag.name, at=at, delta=step.delta))
+        if rows is None:
+            session.add(CounterIncrement(line_id=line_id, tag=tag.name, at=at, delta=step.delta))
+        else:
+            rows.increments.append(
+                {"line_id": line_id, "tag": tag.name, "at": at, "delta": step.delta}
+            )
         report.counted[tag.name] = step.delta
         report.stored += 1
 

@@ -1,0 +1,271 @@
+"""Telemetry from the network's MQTT publishers into the same ingest as the Modbus poller.
+
+The bridge (``plc/mqtt_bridge.py``) hands over batches of raw messages; this module decides for
+each one: stored (once, however often the broker delivers it), a duplicate, or a dead letter
+with its reason. A batch is one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from wash_ops.catalogue.models import Line, Site
+from wash_ops.config import Settings
+from wash_ops.network.messages import DeadReason, Invalid, decode_json
+from wash_ops.network.models import DeadLetter, NetworkSource
+from wash_ops.network.sparkplug import SPARKPLUG_NAMESPACE, Command, SparkplugDecoder
+from wash_ops.telemetry.ingest import Quality, Reading, ingest_many
+from wash_ops.telemetry.register_map import RegisterMap
+
+JSON_KIND = "json"
+IGNORED_SUFFIXES = ("status", "kpi")
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A message as the broker delivered it."""
+
+    topic: str
+    payload: bytes
+    received_at: datetime
+
+
+@dataclass
+class BatchResult:
+    stored: int = 0
+    duplicates: int = 0
+    dead: dict[str, int] = field(default_factory=dict)
+    ignored: int = 0
+    # Messages to publish in answer (Sparkplug rebirth requests).
+    commands: list[Command] = field(default_factory=list)
+
+    @property
+    def dead_total(self) -> int:
+        return sum(self.dead.values())
+
+
+@dataclass
+class _Accepted:
+    line_code: str
+    reading: Reading
+
+
+class NetworkIngest:
+    """Classifies, checks, de-duplicates and stores batches of MQTT messages."""
+
+    def __init__(self, settings: Settings, register_map: RegisterMap) -> None:
+        self.settings = settings
+        self.register_map = register_map
+        self.root = settings.mqtt.topic_root
+        self.max_payload = settings.mqtt.max_payload_bytes
+        self.excerpt = settings.mqtt.dead_letter_excerpt_bytes
+        self.stale_after = timedelta(seconds=settings.telemetry.stale_after_s)
+        self.json_lines = {(e.site, e.line): e.line_code for e in settings.mqtt_lines}
+        self.sparkplug = SparkplugDecoder(settings, register_map)
+
+    def store(self, session: Session, messages: Sequence[Incoming]) -> BatchResult:
+        """Store a batch in the session's transaction (the caller commits)."""
+        result = BatchResult()
+        dead_rows: list[dict[str, object]] = []
+        accepted: list[_Accepted] = []
+        sources = _Sources(session)
+        for message in messages:
+            try:
+                self._one(session, message, sources, accepted, result)
+            except Invalid as invalid:
+                result.dead[invalid.reason] = result.dead.get(invalid.reason, 0) + 1
+                dead_rows.append(self._dead_row(message, invalid))
+        self._ingest(session, accepted)
+        if dead_rows:
+            session.execute(insert(DeadLetter), dead_rows)
+        session.flush()
+        return result
+
+    def _one(
+        self,
+        session: Session,
+        message: Incoming,
+        sources: _Sources,
+        accepted: list[_Accepted],
+        result: BatchResult,
+    ) -> None:
+        if len(message.payload) > self.max_payload:
+            raise Invalid(
+                DeadReason.TOO_LARGE,
+                f"{len(message.payload)} bytes, more than the limit of {self.max_payload}",
+            )
+        parts = message.topic.split("/")
+        if parts[0] == self.root and len(parts) == 4 and parts[3] == "telemetry":
+            self._json(message, parts[1], parts[2], sources, accepted, result)
+        elif parts[0] == self.root and len(parts) == 4 and parts[3] in IGNORED_SUFFIXES:
+            result.ignored += 1
+        elif parts[0] == SPARKPLUG_NAMESPACE:
+            for line_code, reading in self.sparkplug.handle(session, message, sources, result):
+                accepted.append(_Accepted(line_code, reading))
+                result.stored += 1
+        else:
+            raise Invalid(DeadReason.UNKNOWN_TOPIC, f"no telemetry is expected on {message.topic}")
+
+    def _json(
+        self,
+        message: Incoming,
+        site: str,
+        line: str,
+        sources: _Sources,
+        accepted: list[_Accepted],
+        result: BatchResult,
+    ) -> None:
+        line_code = self.json_lines.get((site, line))
+        if line_code is None:
+            raise Invalid(
+                DeadReason.UNKNOWN_SOURCE, f"site {site!r} line {line!r} is not in mqtt.lines"
+            )
+        decoded = decode_json(message.payload, self.register_map)
+        source = sources.get(JSON_KIND, f"{site}/{line}")
+        source.last_seen_at = message.received_at
+        if (
+            source.last_seq is not None
+            and source.last_time is not None
+            and decoded.seq <= source.last_seq
+            and decoded.at <= source.last_time
+        ):
+            source.duplicates += 1
+            result.duplicates += 1
+            return
+        source.last_seq = decoded.seq
+        source.last_time = decoded.at
+        source.messages += 1
+        source.line_id = sources.line_id(line_code)
+        accepted.append(_Accepted(line_code, Reading(decoded.at, Quality.GOOD, decoded.metrics)))
+        result.stored += 1
+
+    def _ingest(self, session: Session, accepted: list[_Accepted]) -> None:
+        if not accepted:
+            return
+        codes = {item.line_code for item in accepted}
+        lines = {
+            line.code: line for line in session.scalars(select(Line).where(Line.code.in_(codes)))
+        }
+        missing = codes - set(lines)
+        if missing:
+            raise RuntimeError(
+                f"mqtt maps onto line(s) {', '.join(sorted(missing))} that are not in the "
+                "database: run `wash-ops db upgrade` or correct mqtt.lines"
+            )
+        for code, line in lines.items():
+            readings = [item.reading for item in accepted if item.line_code == code]
+            ingest_many(
+                session,
+                line,
+                self.register_map,
+                readings,
+                self.settings.zone,
+                self.stale_after,
+            )
+
+    def _dead_row(self, message: Incoming, invalid: Invalid) -> dict[str, object]:
+        return {
+            "received_at": message.received_at,
+            "topic": message.topic[:255],
+            "reason": invalid.reason.value,
+            "detail": invalid.detail,
+            "payload_size": len(message.payload),
+            "payload": bytes(message.payload[: self.excerpt]),
+        }
+
+    def dead_letter(self, session: Session, message: Incoming, reason: DeadReason, detail: str):
+        """Keep a message the bridge could not even queue (its queue was full)."""
+        session.execute(insert(DeadLetter), [self._dead_row(message, Invalid(reason, detail))])
+
+
+class _Sources:
+    """The batch's sources, loaded once per key and created when new."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.cache: dict[str, NetworkSource] = {}
+        self.lines: dict[str, int] = {}
+
+    def line_id(self, code: str) -> int | None:
+        if code not in self.lines:
+            self.lines[code] = self.session.scalar(select(Line.id).where(Line.code == code))
+        return self.lines[code]
+
+    def get(self, kind: str, key: str) -> NetworkSource:
+        full = f"{kind}:{key}"
+        source = self.cache.get(full)
+        if source is None:
+            source = self.session.scalar(select(NetworkSource).where(NetworkSource.key == full))
+            if source is None:
+                source = NetworkSource(kind=kind, key=full, messages=0, duplicates=0)
+                self.session.add(source)
+            self.cache[full] = source
+        return source
+
+
+# --- what the office sees ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceView:
+    kind: str
+    key: str
+    line_code: str | None
+    site_code: str | None
+    last_seen_at: datetime | None
+    messages: int
+    duplicates: int
+    stale: bool
+    dead: bool
+
+
+def network_sources(session: Session, now: datetime, stale_after: timedelta) -> list[SourceView]:
+    """Every publisher seen, with its line and whether its data is stale."""
+    rows = session.execute(
+        select(NetworkSource, Line.code, Site.code)
+        .outerjoin(Line, Line.id == NetworkSource.line_id)
+        .outerjoin(Site, Site.id == Line.site_id)
+        .order_by(NetworkSource.key)
+    )
+    views = []
+    for source, line_code, site_code in rows:
+        dead = source.dead_since is not None
+        seen = source.last_seen_at
+        views.append(
+            SourceView(
+                kind=source.kind,
+                key=source.key.split(":", 1)[1],
+                line_code=line_code,
+                site_code=site_code,
+                last_seen_at=seen,
+                messages=source.messages,
+                duplicates=source.duplicates,
+                stale=dead or seen is None or now - seen > stale_after,
+                dead=dead,
+            )
+        )
+    return views
+
+
+def dead_letter_counts(session: Session) -> dict[str, int]:
+    rows = session.execute(
+        select(DeadLetter.reason, func.count())
+        .group_by(DeadLetter.reason)
+        .order_by(DeadLetter.reason)
+    )
+    return {reason: count for reason, count in rows}
+
+
+def recent_dead_letters(
+    session: Session, reason: str | None = None, limit: int = 100, before_id: int | None = None
+) -> list[DeadLetter]:
+    query = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)
+    if reason:
+        query = query.where(DeadLetter.reason == reason)
+    if before_id is not None:
+        query = query.where(DeadLetter.id < before_id)
+    return list(session.scalars(query))
