@@ -32,6 +32,12 @@ class Incoming:
     topic: str
     payload: bytes
     received_at: datetime
+    # The size as received (the bridge keeps only the start of an oversized payload).
+    size: int = -1
+
+    @property
+    def payload_size(self) -> int:
+        return self.size if self.size >= 0 else len(self.payload)
 
 
 @dataclass
@@ -93,10 +99,10 @@ class NetworkIngest:
         accepted: list[_Accepted],
         result: BatchResult,
     ) -> None:
-        if len(message.payload) > self.max_payload:
+        if message.payload_size > self.max_payload:
             raise Invalid(
                 DeadReason.TOO_LARGE,
-                f"{len(message.payload)} bytes, more than the limit of {self.max_payload}",
+                f"{message.payload_size} bytes, more than the limit of {self.max_payload}",
             )
         parts = message.topic.split("/")
         if parts[0] == self.root and len(parts) == 4 and parts[3] == "telemetry":
@@ -173,7 +179,7 @@ class NetworkIngest:
             "topic": message.topic[:255],
             "reason": invalid.reason.value,
             "detail": invalid.detail,
-            "payload_size": len(message.payload),
+            "payload_size": message.payload_size,
             "payload": bytes(message.payload[: self.excerpt]),
         }
 
