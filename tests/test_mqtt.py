@@ -7,7 +7,6 @@ import pytest
 from sqlalchemy import func, select
 
 from plc.mqtt_bridge import MqttBridge
-from tests.conftest import fresh_postgres_database
 from tests.mqtt_support import Broker, publisher, telemetry
 from tests.plc_support import wait_for
 from wash_ops.catalogue.services import sync_from_settings
@@ -33,7 +32,7 @@ def broker(tmp_path):
     running.stop()
 
 
-def _database(url, settings):
+def database(url, settings):
     upgrade(url)
     engine = make_engine(url)
     factory = make_session_factory(engine)
@@ -45,7 +44,7 @@ def _database(url, settings):
 @pytest.fixture
 def line_db(tmp_path, settings):
     """A committed SQLite database the bridge's writer thread shares with the test."""
-    engine, factory = _database(f"sqlite:///{tmp_path / 'line.sqlite'}", settings)
+    engine, factory = database(f"sqlite:///{tmp_path / 'line.sqlite'}", settings)
     yield factory
     engine.dispose()
 
@@ -53,12 +52,12 @@ def line_db(tmp_path, settings):
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_db(request, tmp_path, settings):
     if request.param == "sqlite":
-        engine, factory = _database(f"sqlite:///{tmp_path / 'line.sqlite'}", settings)
+        engine, factory = database(f"sqlite:///{tmp_path / 'line.sqlite'}", settings)
         yield factory
         engine.dispose()
         return
-    with fresh_postgres_database("mqtt") as url:
-        engine, factory = _database(url, settings)
+    with fresh_postgresdatabase("mqtt") as url:
+        engine, factory = database(url, settings)
         yield factory
         engine.dispose()
 
