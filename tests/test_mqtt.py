@@ -56,7 +56,7 @@ def any_db(request, tmp_path, settings):
         yield factory
         engine.dispose()
         return
-    with fresh_postgresdatabase("mqtt") as url:
+    with fresh_postgres_database("mqtt") as url:
         engine, factory = database(url, settings)
         yield factory
         engine.dispose()
