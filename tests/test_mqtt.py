@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from plc.mqtt_bridge import MqttBridge
+from tests.conftest import fresh_postgres_database
 from tests.mqtt_support import Broker, publisher, telemetry
 from tests.plc_support import wait_for
 from wash_ops.catalogue.services import sync_from_settings
