@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wash_ops.config import Settings
 from wash_ops.db import unit_of_work, utcnow
+from wash_ops.network.kpi import kpi_messages
 from wash_ops.network.messages import DeadReason
 from wash_ops.network.services import BatchResult, Incoming, NetworkIngest
 from wash_ops.network.sparkplug import SPARKPLUG_NAMESPACE
@@ -115,6 +116,7 @@ class MqttBridge:
         self.host = host or config.host
         self.port = port or config.port
         self.client_id = client_id or config.client_id
+        self.register_map = register_map
         self.ingest = NetworkIngest(settings, register_map)
         self.queue: queue.Queue[object] = queue.Queue(maxsize=config.queue_size)
         self.stats = BridgeStats()
@@ -136,11 +138,13 @@ class MqttBridge:
         self._writer = threading.Thread(
             target=self._write, name="wash-ops-mqtt-writer", daemon=True
         )
+        self._kpis = threading.Thread(target=self._publish_kpis, name="wash-ops-kpi", daemon=True)
 
     # --- life cycle ---------------------------------------------------------------------
 
     def start(self) -> None:
         self._writer.start()
+        self._kpis.start()
         keepalive = self.settings.mqtt.keepalive_s
         self.json_client.connect_async(
             self.host,
@@ -165,6 +169,7 @@ class MqttBridge:
         self._stopping.set()
         self.queue.put(_STOP)
         self._writer.join()
+        self._kpis.join()
         if self.json_client.is_connected():
             info = self.json_client.publish(self.status_topic, b"offline", qos=1, retain=True)
             info.wait_for_publish(timeout=2)
@@ -183,6 +188,24 @@ class MqttBridge:
                 sock.close()
         self.queue.put(_STOP)
         self._writer.join()
+
+    def publish_kpis(self) -> int:
+        """Publish every line's KPIs, retained; returns how many were sent."""
+        with self.session_factory() as session:
+            messages = kpi_messages(session, self.settings, self.register_map, utcnow())
+        for topic, payload in messages:
+            self.json_client.publish(topic, payload, qos=1, retain=True)
+        return len(messages)
+
+    def _publish_kpis(self) -> None:
+        interval = self.settings.mqtt.kpi_interval_s
+        while not self._stopping.wait(interval):
+            if not self.json_client.is_connected():
+                continue
+            try:
+                self.publish_kpis()
+            except Exception:  # noqa: BLE001 - KPIs are tried again at the next interval
+                log.exception("publishing the KPIs failed")
 
     # --- network threads: never block -----------------------------------------------------
 

@@ -200,6 +200,8 @@ class MqttSettings(_Section):
     queue_size: int = Field(default=20_000, ge=10, le=10_000_000)
     batch_size: int = Field(default=500, ge=1, le=100_000)
     dead_letter_excerpt_bytes: int = Field(default=512, ge=16, le=65_536)
+    # The bridge publishes each line's KPIs (retained) this often.
+    kpi_interval_s: float = Field(default=10.0, ge=0.1, le=3600)
     lines: tuple[MqttLineSettings, ...] = ()
     sparkplug_group: str = Field(default="wash-it", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     sparkplug_nodes: tuple[SparkplugNodeSettings, ...] = ()

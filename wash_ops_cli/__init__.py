@@ -74,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="poll the line's PLC and run the scheduled jobs")
     worker.add_argument("--host", default=None, help="PLC address (default: the register map's)")
     worker.add_argument("--port", type=int, default=None, help="PLC port (default: the map's)")
+    worker.add_argument(
+        "--publish",
+        action="store_true",
+        help="edge mode: publish the readings to the MQTT broker ([mqtt]) instead of storing them",
+    )
     commands.add_parser(
         "simulate", help="a Modbus TCP server that behaves like the line", add_help=False
     )
@@ -189,10 +194,26 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     from wash_ops.telemetry.register_map import load_register_map
 
     register_map = load_register_map()
+    if args.publish:
+        from plc.edge import EdgeWorker
+
+        EdgeWorker(settings, register_map, host=args.host, port=args.port).run_until_signalled()
+        return 0
     engine = make_engine(settings.app.database_url, pool_pre_ping=True)
-    Worker(
-        settings, register_map, make_session_factory(engine), host=args.host, port=args.port
-    ).run_until_signalled()
+    factory = make_session_factory(engine)
+    bridge = None
+    if settings.mqtt.enabled:
+        from plc.mqtt_bridge import MqttBridge
+
+        bridge = MqttBridge(settings, register_map, factory)
+        bridge.start()
+    try:
+        Worker(
+            settings, register_map, factory, host=args.host, port=args.port
+        ).run_until_signalled()
+    finally:
+        if bridge is not None:
+            bridge.stop()
     engine.dispose()
     return 0
 
