@@ -92,10 +92,11 @@ def ingest_many(
         for reading in readings
     ]
     session.flush()
+    connection = session.connection()
     if rows.samples:
-        session.execute(insert(TagSample), rows.samples)
+        connection.execute(insert(TagSample.__table__), rows.samples)
     if rows.increments:
-        session.execute(insert(CounterIncrement), rows.increments)
+        connection.execute(insert(CounterIncrement.__table__), rows.increments)
     return reports
 
 
@@ -105,6 +106,10 @@ class _Rows:
 
     samples: list[dict[str, object]] = field(default_factory=list)
     increments: list[dict[str, object]] = field(default_factory=list)
+    # Strong references for the batch: the session's identity map holds clean objects weakly,
+    # and a cursor that drops out of it costs a flush and a SELECT at the next reading.
+    cursors: dict[tuple[int, str], CounterCursor | None] = field(default_factory=dict)
+    live: dict[int, LineLive] = field(default_factory=dict)
 
 
 def _ingest_one(
@@ -116,7 +121,10 @@ def _ingest_one(
     stale_after: timedelta,
     rows: _Rows | None,
 ) -> IngestReport:
-    live = _live(session, line_id)
+    if rows is None:
+        live = _live(session, line_id)
+    else:
+        live = rows.live.get(line_id) or rows.live.setdefault(line_id, _live(session, line_id))
     live.last_attempt_at = reading.at
     report = IngestReport()
     if reading.quality is Quality.BAD:
@@ -215,7 +223,11 @@ def _count(
     report: IngestReport,
     rows: _Rows | None = None,
 ) -> None:
-    cursor = session.get(CounterCursor, (line_id, tag.name))
+    key = (line_id, tag.name)
+    if rows is not None and key in rows.cursors:
+        cursor = rows.cursors[key]
+    else:
+        cursor = session.get(CounterCursor, key)
     previous = cursor.raw if cursor is not None else None
     candidate = cursor.candidate if cursor is not None else None
     step = next_step(previous, candidate, raw, tag.counter_modulus, tag.max_step)
@@ -237,6 +249,8 @@ def _count(
             line_id=line_id, tag=tag.name, raw=step.raw, at=at, total=0, day=day, day_total=0
         )
         session.add(cursor)
+    if rows is not None:
+        rows.cursors[key] = cursor
     if cursor.day != day:
         cursor.day, cursor.day_total = day, 0
     cursor.raw, cursor.candidate, cursor.at = step.raw, step.candidate, at
