@@ -14,7 +14,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from wash_ops.catalogue.models import Line, Site
-from wash_ops.config import Settings
+from wash_ops.config import ConfigError, Settings
 from wash_ops.network.messages import DeadReason, Invalid, decode_json
 from wash_ops.network.models import DeadLetter, NetworkSource
 from wash_ops.network.sparkplug import SPARKPLUG_NAMESPACE, Command, SparkplugDecoder
@@ -60,10 +60,23 @@ class _Accepted:
     reading: Reading
 
 
+def check_network_config(settings: Settings, register_map: RegisterMap) -> None:
+    """What the settings alone cannot check: Sparkplug metrics must name register-map tags.
+    Raises ConfigError naming the key."""
+    tags = register_map.tags_by_name
+    for index, entry in enumerate(settings.mqtt.sparkplug_metrics):
+        if entry.tag not in tags:
+            raise ConfigError(
+                f"invalid configuration: mqtt.sparkplug_metrics.{index}.tag: "
+                f"{entry.tag!r} is not a tag of the register map"
+            )
+
+
 class NetworkIngest:
     """Classifies, checks, de-duplicates and stores batches of MQTT messages."""
 
     def __init__(self, settings: Settings, register_map: RegisterMap) -> None:
+        check_network_config(settings, register_map)
         self.settings = settings
         self.register_map = register_map
         self.root = settings.mqtt.topic_root
