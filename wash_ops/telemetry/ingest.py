@@ -7,6 +7,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
@@ -91,6 +92,9 @@ def ingest_many(
         _ingest_one(session, line.id, register_map, reading, zone, stale_after, rows)
         for reading in readings
     ]
+    for plain in [*rows.live.values(), *rows.cursors.values()]:
+        if plain is not None:
+            plain.write_back()
     session.flush()
     connection = session.connection()
     if rows.samples:
@@ -106,10 +110,44 @@ class _Rows:
 
     samples: list[dict[str, object]] = field(default_factory=list)
     increments: list[dict[str, object]] = field(default_factory=list)
-    # Strong references for the batch: the session's identity map holds clean objects weakly,
-    # and a cursor that drops out of it costs a flush and a SELECT at the next reading.
-    cursors: dict[tuple[int, str], CounterCursor | None] = field(default_factory=dict)
-    live: dict[int, LineLive] = field(default_factory=dict)
+    # Plain copies of the batch's counter cursors and line state, written back once at the end:
+    # an ORM attribute costs several times a plain one to set, and the session's identity map
+    # holds clean objects only weakly (a cursor that dropped out would cost a SELECT).
+    cursors: dict[tuple[int, str], Any] = field(default_factory=dict)
+    live: dict[int, Any] = field(default_factory=dict)
+
+
+_LIVE_FIELDS = (
+    "last_attempt_at",
+    "last_good_at",
+    "last_failure_at",
+    "last_failure",
+    "heartbeat",
+    "heartbeat_changed_at",
+    "state",
+    "state_since",
+    "values",
+    "good_readings",
+    "failed_readings",
+    "rejected_values",
+)
+_CURSOR_FIELDS = ("raw", "candidate", "at", "total", "day", "day_total")
+
+
+class _Plain:
+    """A plain copy of some fields of an ORM object; ``write_back`` sets the changed ones."""
+
+    def __init__(self, row: object, fields: tuple[str, ...]) -> None:
+        self._row = row
+        self._fields = fields
+        self._before = {name: getattr(row, name) for name in fields}
+        self.__dict__.update(self._before)
+
+    def write_back(self) -> None:
+        for name in self._fields:
+            value = self.__dict__[name]
+            if value is not self._before[name] and value != self._before[name]:
+                setattr(self._row, name, value)
 
 
 def _ingest_one(
@@ -121,10 +159,13 @@ def _ingest_one(
     stale_after: timedelta,
     rows: _Rows | None,
 ) -> IngestReport:
+    live: Any
     if rows is None:
         live = _live(session, line_id)
     else:
-        live = rows.live.get(line_id) or rows.live.setdefault(line_id, _live(session, line_id))
+        live = rows.live.get(line_id)
+        if live is None:
+            live = rows.live[line_id] = _Plain(_live(session, line_id), _LIVE_FIELDS)
     live.last_attempt_at = reading.at
     report = IngestReport()
     if reading.quality is Quality.BAD:
@@ -224,10 +265,13 @@ def _count(
     rows: _Rows | None = None,
 ) -> None:
     key = (line_id, tag.name)
+    cursor: Any
     if rows is not None and key in rows.cursors:
         cursor = rows.cursors[key]
     else:
         cursor = session.get(CounterCursor, key)
+        if rows is not None:
+            cursor = rows.cursors[key] = None if cursor is None else _Plain(cursor, _CURSOR_FIELDS)
     previous = cursor.raw if cursor is not None else None
     candidate = cursor.candidate if cursor is not None else None
     step = next_step(previous, candidate, raw, tag.counter_modulus, tag.max_step)
@@ -249,8 +293,8 @@ def _count(
             line_id=line_id, tag=tag.name, raw=step.raw, at=at, total=0, day=day, day_total=0
         )
         session.add(cursor)
-    if rows is not None:
-        rows.cursors[key] = cursor
+        if rows is not None:
+            cursor = rows.cursors[key] = _Plain(cursor, _CURSOR_FIELDS)
     if cursor.day != day:
         cursor.day, cursor.day_total = day, 0
     cursor.raw, cursor.candidate, cursor.at = step.raw, step.candidate, at
