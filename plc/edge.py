@@ -1,6 +1,14 @@
 """Edge mode (``wash-ops worker --publish``): the line's worker polls its PLC over Modbus and
 publishes the readings to the central broker instead of writing to a database.
 
+JSON (``mqtt.publish_format = "json"``, the default) goes with QoS 1 on a persistent session.
+Sparkplug B (``"sparkplug"``) uses a clean session, as the specification requires: an NBIRTH
+after every connect (and on an NCMD rebirth request) with names and aliases, then NDATA with
+aliases, QoS 0, an NDEATH with the session's bdSeq as the will. QoS 0 has no acknowledgement: a
+reading leaves the buffer once paho has written it to the socket, and what was sent but not
+written when the connection broke is sent again after the next birth (the centre skips data not
+newer than what it stored).
+
 Store and forward: every reading goes first into a local SQLite buffer (bounded: the oldest go
 when it is full), and is deleted from it only when the broker has acknowledged it (QoS 1). The
 buffer's row id is the message's sequence number, so a message sent again after a restart is
@@ -26,6 +34,7 @@ from plc.mqtt_bridge import connect_properties, mqtt_client
 from plc.poller import Poller
 from wash_ops.config import Settings
 from wash_ops.network.messages import encode_json
+from wash_ops.network.sparkplug import REBIRTH_METRIC, SparkplugEncoder, decode_payload
 from wash_ops.telemetry.ingest import Quality, Reading
 from wash_ops.telemetry.register_map import RegisterMap
 
@@ -96,9 +105,23 @@ class EdgePublisher:
         host: str | None = None,
         port: int | None = None,
         client_id: str | None = None,
+        register_map: RegisterMap | None = None,
     ) -> None:
         config = settings.mqtt
         self.settings = settings
+        self.sparkplug: SparkplugEncoder | None = None
+        if config.publish_format == "sparkplug":
+            if register_map is None:
+                raise ValueError("Sparkplug publishing needs the register map")
+            node = next(
+                (
+                    entry.node
+                    for entry in config.sparkplug_nodes
+                    if entry.line_code == settings.line.code and not entry.device
+                ),
+                f"{settings.site.code}-{settings.line.code}",
+            )
+            self.sparkplug = SparkplugEncoder(settings, register_map, config.sparkplug_group, node)
         self.host = host or config.host
         self.port = port or config.port
         self.window = config.publish_window
@@ -111,9 +134,17 @@ class EdgePublisher:
         self.client = mqtt_client(
             settings,
             client_id or f"wash-ops-edge-{settings.site.code}-{settings.line.code}",
-            persistent=True,
+            persistent=self.sparkplug is None,
         )
-        self.client.will_set(self.status_topic, b"offline", qos=1, retain=True)
+        if self.sparkplug is None:
+            self.client.will_set(self.status_topic, b"offline", qos=1, retain=True)
+        else:
+            self.client.will_set(self.sparkplug.topic("NDEATH"), self.sparkplug.death(), qos=1)
+            self.client.on_message = self._on_command
+        self._will_bd_seq = self.sparkplug.bd_seq if self.sparkplug else 0
+        self._birth_bd_seq = self._will_bd_seq
+        self._reconnected = threading.Event()
+        self._rebirth = threading.Event()
         self.client.on_connect = self._on_connect
         self.client.on_publish = self._on_publish
         self._acked: deque[int] = deque()
@@ -136,12 +167,13 @@ class EdgePublisher:
             log.error("edge queue full: a reading from %s is dropped", reading.at)
 
     def start(self) -> None:
+        persistent = self.sparkplug is None
         self.client.connect_async(
             self.host,
             self.port,
             self.settings.mqtt.keepalive_s,
-            clean_start=False,
-            properties=connect_properties(self.settings, persistent=True),
+            clean_start=not persistent,
+            properties=connect_properties(self.settings, persistent=persistent),
         )
         self.client.loop_start()
         self._thread.start()
@@ -156,6 +188,11 @@ class EdgePublisher:
             time.sleep(IDLE_S)
         self._stop.set()
         self._thread.join()
+        if self.sparkplug is not None and self.client.is_connected():
+            # A clean disconnect sends no will: say it ourselves, with this session's bdSeq.
+            self.sparkplug.bd_seq = self._birth_bd_seq
+            death = self.sparkplug.death()
+            self.client.publish(self.sparkplug.topic("NDEATH"), death, qos=1).wait_for_publish(2)
         self.client.disconnect()
         self.client.loop_stop()
         self.buffer.close()
@@ -167,7 +204,11 @@ class EdgePublisher:
         if reason_code.is_failure:
             log.error("central broker refused the edge worker: %s", reason_code)
             return
-        client.publish(self.status_topic, b"online", qos=1, retain=True)
+        if self.sparkplug is None:
+            client.publish(self.status_topic, b"online", qos=1, retain=True)
+        else:
+            client.subscribe(self.sparkplug.topic("NCMD"), qos=0)
+            self._reconnected.set()
         log.info(
             "edge connected to %s:%s (session present: %s)",
             self.host,
@@ -177,6 +218,16 @@ class EdgePublisher:
 
     def _on_publish(self, _client, _userdata, mid, _reason_code, _properties) -> None:
         self._acked.append(mid)
+
+    def _on_command(self, _client, _userdata, message) -> None:
+        """An NCMD: a rebirth request is answered with a new NBIRTH."""
+        try:
+            payload = decode_payload(message.payload)
+        except Exception:  # noqa: BLE001 - a command that does not decode is ignored
+            log.warning("edge: an NCMD that does not decode was ignored")
+            return
+        if any(m.name == REBIRTH_METRIC and m.boolean_value for m in payload.metrics):
+            self._rebirth.set()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -211,12 +262,44 @@ class EdgePublisher:
         return bool(done)
 
     def _send(self) -> bool:
+        if self.sparkplug is not None:
+            return self._send_sparkplug(self.sparkplug)
         room = self.window - len(self._inflight)
         if room <= 0 or not self.client.is_connected():
             return False
         rows = self.buffer.after(self._last_sent, room)
         for buffer_id, at, metrics in rows:
             info = self.client.publish(self.topic, encode_json(at, buffer_id, metrics), qos=1)
+            self._inflight[info.mid] = buffer_id
+            self._last_sent = buffer_id
+            self.sent += 1
+        return bool(rows)
+
+    def _send_sparkplug(self, encoder: SparkplugEncoder) -> bool:
+        if self._reconnected.is_set():
+            # A new session: what was handed to paho but not written goes again, after a birth.
+            self._reconnected.clear()
+            self._inflight.clear()
+            self._acked.clear()
+            self._last_sent = 0
+            self._birth_bd_seq = self._will_bd_seq
+            encoder.next_session()
+            self._will_bd_seq = encoder.bd_seq
+            self.client.will_set(encoder.topic("NDEATH"), encoder.death(), qos=1)
+            self._rebirth.set()
+        room = self.window - len(self._inflight)
+        if room <= 0 or not self.client.is_connected():
+            return False
+        rows = self.buffer.after(self._last_sent, room)
+        for buffer_id, at, metrics in rows:
+            if self._rebirth.is_set():
+                self._rebirth.clear()
+                encoder.bd_seq = self._birth_bd_seq
+                payload = encoder.birth(at, metrics)
+                encoder.bd_seq = self._will_bd_seq
+                info = self.client.publish(encoder.topic("NBIRTH"), payload, qos=0)
+            else:
+                info = self.client.publish(encoder.topic("NDATA"), encoder.data(at, metrics), qos=0)
             self._inflight[info.mid] = buffer_id
             self._last_sent = buffer_id
             self.sent += 1
@@ -235,7 +318,7 @@ class EdgeWorker:
         port: int | None = None,
         publisher: EdgePublisher | None = None,
     ) -> None:
-        self.publisher = publisher or EdgePublisher(settings)
+        self.publisher = publisher or EdgePublisher(settings, register_map=register_map)
         self.poller = Poller(register_map, self.publisher.put, host=host, port=port)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None

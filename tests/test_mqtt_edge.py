@@ -16,8 +16,9 @@ from tests.mqtt_support import T0, Broker, publisher
 from tests.plc_support import wait_for
 from tests.test_mqtt import database, make_bridge, stored
 from wash_ops.db import utcnow
+from wash_ops.network.models import NetworkSource
 from wash_ops.network.services import Incoming, NetworkIngest
-from wash_ops.network.sparkplug import SparkplugEncoder
+from wash_ops.network.sparkplug import SparkplugEncoder, rebirth_command
 from wash_ops.telemetry.ingest import Quality, Reading
 from wash_ops.telemetry.models import TagSample
 from wash_ops.telemetry.register_map import load_register_map
@@ -156,3 +157,51 @@ def test_the_edge_sparkplug_encoder_decodes_centrally_to_the_same_values(
         select(func.max(TagSample.value)).where(TagSample.tag == "wash_temperature")
     )
     assert temperatures == 62.0
+
+
+def test_edge_publishes_sparkplug_with_births_rebirths_and_a_death(
+    settings, register_map, line_db, broker, tmp_path
+):
+    spb = settings.model_copy(
+        update={"mqtt": settings.mqtt.model_copy(update={"publish_format": "sparkplug"})}
+    )
+    buffer_path = tmp_path / "edge-spb" / "buffer.sqlite"
+    bridge = make_bridge(settings, register_map, line_db, broker)
+
+    def node():
+        with line_db() as session:
+            return session.scalar(
+                select(NetworkSource).where(NetworkSource.key == "sparkplug:wash-it/GEN-L1")
+            )
+
+    edge = EdgePublisher(spb, buffer_path=buffer_path, port=broker.port, register_map=register_map)
+    edge.start()
+    try:
+        wait_for(edge.client.is_connected, 10, "the edge node to connect")
+        wait_for(bridge.spb_client.is_connected, 10, "the bridge's Sparkplug client")
+        for i in range(100):
+            edge.put(reading(i))
+        wait_for(lambda: stored(line_db)[0] >= 100, 20, "the first readings")
+        # The host asks for a rebirth: the next reading comes as an NBIRTH (seq 0, no gap).
+        command = rebirth_command("wash-it", "GEN-L1")
+        bridge.spb_client.publish(command.topic, command.payload, qos=0)
+        wait_for(lambda: edge._rebirth.is_set(), 10, "the rebirth request at the edge")
+        for i in range(100, 150):
+            edge.put(reading(i))
+        wait_for(lambda: stored(line_db)[0] >= 150, 20, "the readings after the rebirth")
+        assert node().dead_since is None
+        edge.stop()
+        wait_for(lambda: node().dead_since is not None, 10, "the NDEATH of the stopped node")
+        edge = EdgePublisher(
+            spb, buffer_path=buffer_path, port=broker.port, register_map=register_map
+        )
+        edge.start()
+        for i in range(150, 200):
+            edge.put(reading(i))
+        wait_for(lambda: stored(line_db)[0] >= 200, 20, "the readings of the new session")
+    finally:
+        edge.stop()
+        bridge.stop()
+    assert bridge.stats.dead == 0 and bridge.stats.duplicates == 0
+    assert stored(line_db) == (200, 200, 199)
+    assert samples_in_order(line_db)

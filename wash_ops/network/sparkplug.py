@@ -157,6 +157,7 @@ class SparkplugDecoder:
         else:
             self._sequence(topic, payload, node, result)
         source.messages += 1
+        device = None
         if topic.device:
             device = sources.get(KIND, f"{topic.group}/{topic.node}/{topic.device}")
             device.last_seen_at = message.received_at
@@ -169,8 +170,17 @@ class SparkplugDecoder:
         else:
             aliases = node.aliases
         metrics = self._metrics(topic, payload, aliases, node, result)
-        if metrics:
-            yield line_code, Reading(self._time(payload), Quality.GOOD, metrics)
+        if not metrics:
+            return
+        at = self._time(payload)
+        stream = device if topic.device else source
+        if stream.last_time is not None and at <= stream.last_time:
+            # Sent again after a reconnect (QoS 0 has no acknowledgement): stored already.
+            stream.duplicates += 1
+            result.duplicates += 1
+            return
+        stream.last_time = at
+        yield line_code, Reading(at, Quality.GOOD, metrics)
 
     def _birth(self, payload: Any, source: Any, node: _Node) -> None:
         if not payload.HasField("seq") or payload.seq != 0:
