@@ -29,7 +29,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from wash_ops.config import Settings
@@ -293,17 +293,50 @@ class MqttBridge:
                     result = self.ingest.store(session, messages)
                     self._report_overflow(session)
                 break
-            except DBAPIError:
+            except (OperationalError, InterfaceError):
+                # The database is away: keep the batch (unacknowledged) and try again.
                 if self._stopping.is_set():
                     return
                 self.stats.failed_batches += 1
                 log.exception("storing %s MQTT messages failed; retrying", len(batch))
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
+            except Exception:  # noqa: BLE001 - one bad message must not stop the bridge
+                self.stats.failed_batches += 1
+                log.exception("a batch of %s MQTT messages failed; storing one by one", len(batch))
+                result = self._store_one_by_one(messages)
+                break
         self._acknowledge(batch)
         self._count(result)
         for command in result.commands:
             self.spb_client.publish(command.topic, command.payload, qos=0)
+
+    def _store_one_by_one(self, messages: list[Incoming]) -> BatchResult:
+        """Each message in its own transaction; one that still fails becomes a dead letter."""
+        total = BatchResult()
+        for message in messages:
+            try:
+                with unit_of_work(self.session_factory) as session:
+                    result = self.ingest.store(session, [message])
+            except (OperationalError, InterfaceError):
+                raise
+            except Exception as error:  # noqa: BLE001 - kept with its reason instead
+                with unit_of_work(self.session_factory) as session:
+                    self.ingest.dead_letter(
+                        session,
+                        message,
+                        DeadReason.STORE_FAILED,
+                        f"{type(error).__name__}: {error}",
+                    )
+                total.dead[DeadReason.STORE_FAILED] = total.dead.get(DeadReason.STORE_FAILED, 0) + 1
+                continue
+            total.stored += result.stored
+            total.duplicates += result.duplicates
+            total.ignored += result.ignored
+            total.commands.extend(result.commands)
+            for reason, count in result.dead.items():
+                total.dead[reason] = total.dead.get(reason, 0) + count
+        return total
 
     def _acknowledge(self, batch: list[_Queued]) -> None:
         generation = self._generation

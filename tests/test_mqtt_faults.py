@@ -381,3 +381,35 @@ def test_sparkplug_ndeath_with_matching_bdseq_marks_the_node_stale(
         views = network_sources(session, utcnow(), timedelta(hours=1))
     node_view = next(view for view in views if view.kind == "sparkplug")
     assert node_view.stale and node_view.dead and node_view.line_code == "L1"
+
+
+def test_a_message_that_breaks_the_store_is_a_dead_letter_and_the_bridge_goes_on(
+    settings, register_map, line_db, broker, monkeypatch
+):
+    """A fault in storing (here: injected for one message) costs that message only."""
+    from wash_ops.network import services
+
+    real = services.ingest_many
+
+    def failing(session, line, register_map, readings, *args):
+        if any(reading.values.get("speed") == 4242 for reading in readings):
+            raise ValueError("injected fault")
+        return real(session, line, register_map, readings, *args)
+
+    monkeypatch.setattr(services, "ingest_many", failing)
+    bridge = make_bridge(settings, register_map, line_db, broker)
+    sender = publisher(broker.port, persistent=False)
+    try:
+        for seq in range(300):
+            payload = telemetry(seq, speed=4242) if seq == 150 else telemetry(seq)
+            sender.publish(TOPIC, payload, qos=1)
+        wait_for(lambda: bridge.stats.stored + bridge.stats.dead >= 300, 20, "all messages")
+    finally:
+        sender.loop_stop()
+        sender.disconnect()
+        bridge.stop()
+    assert bridge.stats.dead_by_reason == {"store_failed": 1}
+    with line_db() as session:
+        letter = session.scalar(select(DeadLetter))
+    assert letter.reason == "store_failed" and "injected fault" in letter.detail
+    assert stored(line_db)[:2] == (299, 299)

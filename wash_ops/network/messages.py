@@ -37,6 +37,7 @@ class DeadReason(enum.StrEnum):
     BAD_SPARKPLUG = "bad_sparkplug"
     UNKNOWN_METRIC = "unknown_metric"
     OVERFLOW = "overflow"
+    STORE_FAILED = "store_failed"
 
 
 class Invalid(Exception):

@@ -31,6 +31,7 @@ REASON_LABELS = {
     DeadReason.BAD_SPARKPLUG: _l("Sparkplug payload does not decode"),
     DeadReason.UNKNOWN_METRIC: _l("Sparkplug alias not in the birth certificate"),
     DeadReason.OVERFLOW: _l("Dropped: the bridge's queue was full"),
+    DeadReason.STORE_FAILED: _l("Could not be stored (see the detail)"),
 }
 KIND_LABELS = {"json": _l("JSON"), "sparkplug": _l("Sparkplug B")}
 
