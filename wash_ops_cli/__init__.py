@@ -264,6 +264,7 @@ def _demo(args: argparse.Namespace) -> int:
             settings, register_map, make_session_factory(engine), host=line.host, port=line.port
         )
         worker.start()
+        network = _demo_mqtt(settings, register_map, engine, line.host, line.port, database)
         pace = (
             "in step with the clock"
             if args.time_factor == 1
@@ -274,9 +275,75 @@ def _demo(args: argparse.Namespace) -> int:
         try:
             app.run(host=args.host, port=args.port, use_reloader=False)
         finally:
+            for part in network:
+                part.stop()
             worker.stop()
     engine.dispose()
     return 0
+
+
+def _demo_mqtt(settings: Settings, register_map, engine, plc_host: str, plc_port: int, database):
+    """When a broker answers at mqtt.host:port: a second line of the network ("L2") whose edge
+    worker polls the simulator and publishes over MQTT, and the bridge that stores it. Returns
+    what to stop; says so when no broker answers."""
+    import os
+    import socket
+
+    from sqlalchemy import select
+
+    from plc.edge import EdgePublisher, EdgeWorker
+    from plc.mqtt_bridge import MqttBridge
+    from wash_ops.catalogue.models import Line
+    from wash_ops.config import MqttLineSettings
+    from wash_ops.db import make_session_factory, unit_of_work
+
+    host, port = settings.mqtt.host, settings.mqtt.port
+    try:
+        socket.create_connection((host, port), timeout=0.5).close()
+    except OSError:
+        print(f"MQTT: no broker at {host}:{port}; the demo runs without it (start mosquitto to see")
+        print("      a second line arrive over MQTT on /network)")
+        return []
+    factory = make_session_factory(engine)
+    with unit_of_work(factory) as session:
+        main = session.scalar(select(Line).where(Line.code == settings.line.code))
+        if session.scalar(select(Line).where(Line.code == "L2")) is None:
+            session.add(
+                Line(
+                    site_id=main.site_id,
+                    code="L2",
+                    name="Afwaslijn 2 (MQTT)",
+                    capacity_per_day=50_000,
+                )
+            )
+    tag = f"demo-{os.getpid()}"
+    mqtt = settings.mqtt.model_copy(
+        update={
+            "client_id": f"wash-ops-{tag}",
+            "topic_root": f"wash-ops-{tag}",
+            "lines": (MqttLineSettings(site=settings.site.code, line="L2", line_code="L2"),),
+        }
+    )
+    central = settings.model_copy(update={"mqtt": mqtt})
+    edge_line = settings.line.model_copy(update={"code": "L2"})
+    edge_settings = central.model_copy(update={"line": edge_line})
+    buffer = database.with_name(database.stem + "-mqtt-buffer.sqlite")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{buffer}{suffix}").unlink(missing_ok=True)
+    bridge = MqttBridge(central, register_map, factory)
+    bridge.start()
+    edge = EdgeWorker(
+        edge_settings,
+        register_map,
+        host=plc_host,
+        port=plc_port,
+        publisher=EdgePublisher(edge_settings, buffer_path=buffer, register_map=register_map),
+    )
+    edge.start()
+    print(
+        f"MQTT: line L2 publishes over the broker at {host}:{port}; the bridge stores it (/network)"
+    )
+    return [edge, bridge]
 
 
 def _today(settings: Settings) -> int:
