@@ -20,6 +20,7 @@ from plc.poller import Poller
 from wash_ops.catalogue.services import main_line
 from wash_ops.config import Settings
 from wash_ops.db import unit_of_work, utcnow
+from wash_ops.network.services import network_line_ids, prune_dead_letters
 from wash_ops.telemetry.ingest import Reading, ingest
 from wash_ops.telemetry.register_map import RegisterMap
 from wash_ops.telemetry.rollups import prune_raw, roll_up
@@ -206,11 +207,22 @@ class Worker:
     def _prune(self) -> None:
         keep = self.settings.telemetry.raw_retention_days
         self._job("retention", lambda session, line_id: prune_raw(session, line_id, utcnow(), keep))
-
-    def _job(self, name: str, action: Callable[[Session, int], object]) -> None:
         try:
             with unit_of_work(self.session_factory) as session:
-                result = action(session, main_line(session, self.settings).id)
-            log.debug("%s done: %s", name, result)
+                prune_dead_letters(session, utcnow() - timedelta(days=keep))
+        except Exception:  # noqa: BLE001 - tried again at the next run
+            log.exception("dead-letter retention failed")
+
+    def _job(self, name: str, action: Callable[[Session, int], object]) -> None:
+        """Run ``action`` for this worker's line and, with the bridge on, the network's lines."""
+        try:
+            with unit_of_work(self.session_factory) as session:
+                line_ids = {main_line(session, self.settings).id}
+                if self.settings.mqtt.enabled:
+                    line_ids.update(network_line_ids(session, self.settings))
+            for line_id in sorted(line_ids):
+                with unit_of_work(self.session_factory) as session:
+                    result = action(session, line_id)
+                log.debug("%s done for line %s: %s", name, line_id, result)
         except Exception:  # noqa: BLE001 - a failed job is retried at its next run
             log.exception("%s job failed", name)

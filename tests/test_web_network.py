@@ -70,3 +70,19 @@ def test_only_the_office_sees_the_network(client, make_user, role):
 def test_the_network_pages_ask_to_log_in(client):
     response = client.get("/network/dead-letters")
     assert response.status_code == 302 and "/login?next=" in response.headers["Location"]
+
+
+def test_old_dead_letters_are_pruned_and_the_network_lines_are_known(db, settings):
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from wash_ops.db import utcnow
+    from wash_ops.network.models import DeadLetter
+    from wash_ops.network.services import network_line_ids, prune_dead_letters
+
+    seed_network(db, settings)
+    assert prune_dead_letters(db, utcnow() - timedelta(days=1)) == 0
+    assert prune_dead_letters(db, utcnow() + timedelta(seconds=1)) == 5
+    assert db.scalar(select(func.count()).select_from(DeadLetter)) == 0
+    assert len(network_line_ids(db, settings)) == 1

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from wash_ops.catalogue.models import Line, Site
@@ -288,3 +288,17 @@ def recent_dead_letters(
     if before_id is not None:
         query = query.where(DeadLetter.id < before_id)
     return list(session.scalars(query))
+
+
+def network_line_ids(session: Session, settings: Settings) -> list[int]:
+    """The ids of the lines the bridge feeds (JSON and Sparkplug mappings) that exist."""
+    codes = {entry.line_code for entry in settings.mqtt_lines} | {
+        entry.line_code for entry in settings.mqtt.sparkplug_nodes
+    }
+    return list(session.scalars(select(Line.id).where(Line.code.in_(codes))))
+
+
+def prune_dead_letters(session: Session, before: datetime) -> int:
+    """Delete dead letters received before ``before``; returns how many."""
+    result = session.execute(delete(DeadLetter).where(DeadLetter.received_at < before))
+    return result.rowcount or 0
