@@ -102,7 +102,7 @@ def snapshot(db, line_id: int) -> dict[str, object]:
     }
 
 
-@pytest.mark.parametrize("batch", [1, 37, 400])
+@pytest.mark.parametrize("batch", [37, 400])
 def test_a_batch_stores_what_one_by_one_stores(db, settings, batch):
     register_map = load_register_map(environ={})
     one = main_line(db, settings)

@@ -130,3 +130,23 @@ def test_bridge_killed_mid_stream_loses_and_doubles_nothing(
         sender.disconnect()
     assert stored(line_db) == (STREAM, STREAM, STREAM - 1)
     assert distinct_sample_times(line_db) == STREAM
+
+
+def test_the_bridge_says_online_and_its_last_will_says_offline(
+    settings, register_map, line_db, broker
+):
+    import threading
+
+    statuses: list[bytes] = []
+    changed = threading.Event()
+    watcher = publisher(broker.port, "status-watcher", persistent=False)
+    watcher.on_message = lambda _c, _u, message: (statuses.append(message.payload), changed.set())
+    watcher.subscribe("wash-ops/bridge/+/status", qos=1)
+    try:
+        bridge = make_bridge(settings, register_map, line_db, broker)
+        wait_for(lambda: statuses[-1:] == [b"online"], 10, "online")
+        bridge.kill()  # no clean disconnect: the broker publishes the will
+        wait_for(lambda: statuses[-1:] == [b"offline"], 30, "the last will")
+    finally:
+        watcher.loop_stop()
+        watcher.disconnect()
