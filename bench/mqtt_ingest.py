@@ -3,7 +3,9 @@ database) against a bare paho subscriber that only counts, on the same broker in
 
 Each message carries the simulator's full tag set (13 tags). A publisher in its own process
 sends the stream as fast as the broker takes it; the receiving side is timed from its first
-message to its last one received (bare) or stored and committed (bridge). Every run checks
+message to its last one received (bare) or stored and committed (bridge). The CPU time of this
+process over the same window (publisher and broker are other processes) is printed per message
+too: on a shared machine it moves less than the rates do. Every run checks
 that nothing was lost: the bridge's source counted every sequence number once, and every gauge
 sample is in the database.
 
@@ -142,19 +144,19 @@ class Broker:
 # --- the two receivers --------------------------------------------------------------------------
 
 
-def bare(port: int, count: int, qos: int) -> float:
-    """Messages per second a subscriber that only counts receives."""
+def bare(port: int, count: int, qos: int) -> tuple[float, float]:
+    """Messages per second a subscriber that only counts receives, and its CPU µs a message."""
     received = 0
-    first = last = 0.0
+    first = last = cpu_first = cpu_last = 0.0
     done = threading.Event()
 
     def on_message(_client, _userdata, _message) -> None:
-        nonlocal received, first, last
+        nonlocal received, first, last, cpu_first, cpu_last
         if received == 0:
-            first = time.perf_counter()
+            first, cpu_first = time.perf_counter(), time.process_time()
         received += 1
         if received == count:
-            last = time.perf_counter()
+            last, cpu_last = time.perf_counter(), time.process_time()
             done.set()
 
     subscriber = client(f"bench-bare-{uuid.uuid4().hex[:6]}")
@@ -171,7 +173,7 @@ def bare(port: int, count: int, qos: int) -> float:
     sender.wait(60)
     subscriber.disconnect()
     subscriber.loop_stop()
-    return count / (last - first)
+    return count / (last - first), (cpu_last - cpu_first) / count * 1e6
 
 
 def fresh_database(kind: str, postgres: str | None, folder: Path):
@@ -214,13 +216,13 @@ def bridged(port: int, count: int, qos: int, kind: str, postgres: str | None, fo
     bridge = MqttBridge(
         settings, register_map, factory, client_id=f"bench-bridge-{uuid.uuid4().hex[:6]}", port=port
     )
-    first = last = 0.0
+    first = last = cpu_first = 0.0
     original = bridge._on_message  # noqa: SLF001
 
     def timed(client_, userdata, message) -> None:
-        nonlocal first
+        nonlocal first, cpu_first
         if not first:
-            first = time.perf_counter()
+            first, cpu_first = time.perf_counter(), time.process_time()
         original(client_, userdata, message)
 
     bridge.json_client.on_message = timed
@@ -234,7 +236,7 @@ def bridged(port: int, count: int, qos: int, kind: str, postgres: str | None, fo
         if time.monotonic() > deadline:
             raise RuntimeError(f"the bridge stored {bridge.stats.stored} of {count}")
         time.sleep(0.002)
-    last = time.perf_counter()
+    last, cpu = time.perf_counter(), time.process_time() - cpu_first
     sender.wait(60)
     bridge.stop()
     gauges = len(register_map.with_role(TagRole.GAUGE))
@@ -247,7 +249,7 @@ def bridged(port: int, count: int, qos: int, kind: str, postgres: str | None, fo
     lost = count - messages
     if samples != count * gauges:
         lost = max(lost, 1)
-    return count / (last - first), lost, bridge.stats
+    return count / (last - first), cpu / count * 1e6, lost, bridge.stats
 
 
 def main() -> int:
@@ -275,10 +277,13 @@ def main() -> int:
         broker = Broker(folder)
         try:
             for qos in (0, 1):
-                reference = bare(broker.port, args.messages, qos)
-                print(f"\nQoS {qos}: bare paho subscriber {reference:,.0f} messages/s")
+                reference, reference_cpu = bare(broker.port, args.messages, qos)
+                print(
+                    f"\nQoS {qos}: bare paho subscriber {reference:,.0f} messages/s"
+                    f"  ({reference_cpu:.0f} µs CPU a message)"
+                )
                 for kind in backends:
-                    rate, lost, stats = bridged(
+                    rate, cpu, lost, stats = bridged(
                         broker.port, args.messages, qos, kind, args.postgres, folder
                     )
                     ratio = rate / reference
@@ -288,6 +293,7 @@ def main() -> int:
                     print(
                         f"  bridge -> {kind:<10} {rate:>8,.0f} messages/s  {metrics:>9,.0f} metrics/s"
                         f"  ratio {ratio:.2f}  lost {lost}  batches {stats.batches}"
+                        f"  {cpu:.0f} µs CPU a message (CPU ratio {reference_cpu / cpu:.2f})"
                         f"  {'goal met' if ok else 'GOAL MISSED'}"
                     )
         finally:
