@@ -6,11 +6,11 @@ import enum
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wash_ops.catalogue.models import Line
@@ -87,7 +87,8 @@ def ingest_many(
     Gauge samples and counter increments go in with one Core bulk insert each instead of an ORM
     object per row, and the alarm word is compared with the previous reading's before the open
     alarms are looked up: a batch of thousands of readings costs a few statements."""
-    rows = _Rows()
+    connection = session.connection()
+    rows = _Rows(sqlite=connection.dialect.name == "sqlite")
     reports = [
         _ingest_one(session, line.id, register_map, reading, zone, stale_after, rows)
         for reading in readings
@@ -96,20 +97,39 @@ def ingest_many(
         if plain is not None:
             plain.write_back()
     session.flush()
-    connection = session.connection()
-    if rows.samples:
-        connection.execute(insert(TagSample.__table__), rows.samples)
-    if rows.increments:
-        connection.execute(insert(CounterIncrement.__table__), rows.increments)
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    for table, columns, values in (
+        (TagSample.__tablename__, "line_id, tag, at, value", rows.samples),
+        (CounterIncrement.__tablename__, "line_id, tag, at, delta", rows.increments),
+    ):
+        if values:
+            # Straight to the driver's executemany: the rows are already in the database's
+            # terms (naive UTC; SQLite's text form), which saves SQLAlchemy's per-row binding.
+            statement = f"INSERT INTO {table} ({columns}) VALUES ({', '.join([marker] * 4)})"  # noqa: S608 - constant names
+            connection.exec_driver_sql(statement, values)
     return reports
 
 
 @dataclass
 class _Rows:
-    """Rows gathered for a bulk insert (``ingest_many``)."""
+    """Rows gathered for a bulk insert (``ingest_many``), in the database's own terms."""
 
-    samples: list[dict[str, object]] = field(default_factory=list)
-    increments: list[dict[str, object]] = field(default_factory=list)
+    sqlite: bool
+    samples: list[tuple[object, ...]] = field(default_factory=list)
+    increments: list[tuple[object, ...]] = field(default_factory=list)
+    _last_at: datetime | None = None
+    _last_db: object = None
+
+    def db_time(self, at: datetime) -> object:
+        """``at`` as UTCDateTime stores it: naive UTC (text on SQLite, as SQLAlchemy writes it)."""
+        if at is not self._last_at:
+            if at.tzinfo is None:
+                raise ValueError("naive datetime given; store timezone-aware datetimes")
+            naive = at.astimezone(UTC).replace(tzinfo=None)
+            self._last_at = at
+            self._last_db = naive.isoformat(" ", "microseconds") if self.sqlite else naive
+        return self._last_db
+
     # Plain copies of the batch's counter cursors and line state, written back once at the end:
     # an ORM attribute costs several times a plain one to set, and the session's identity map
     # holds clean objects only weakly (a cursor that dropped out would cost a SELECT).
@@ -188,9 +208,7 @@ def _ingest_one(
                     TagSample(line_id=line_id, tag=tag.name, at=reading.at, value=float(value))
                 )
             else:
-                rows.samples.append(
-                    {"line_id": line_id, "tag": tag.name, "at": reading.at, "value": float(value)}
-                )
+                rows.samples.append((line_id, tag.name, rows.db_time(reading.at), float(value)))
             report.stored += 1
         elif tag.role is TagRole.STATE:
             _track_state(
@@ -304,9 +322,7 @@ def _count(
         if rows is None:
             session.add(CounterIncrement(line_id=line_id, tag=tag.name, at=at, delta=step.delta))
         else:
-            rows.increments.append(
-                {"line_id": line_id, "tag": tag.name, "at": at, "delta": step.delta}
-            )
+            rows.increments.append((line_id, tag.name, rows.db_time(at), step.delta))
         report.counted[tag.name] = step.delta
         report.stored += 1
 
