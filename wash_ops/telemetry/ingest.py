@@ -102,7 +102,20 @@ def ingest_many(
         (TagSample.__tablename__, "line_id, tag, at, value", rows.samples),
         (CounterIncrement.__tablename__, "line_id, tag, at, delta", rows.increments),
     ):
-        if values:
+        if not values:
+            continue
+        if connection.dialect.name == "postgresql":
+            # COPY, in the session's transaction: far fewer round trips than INSERTs.
+            driver = connection.connection.driver_connection
+            with (
+                driver.cursor() as cursor,
+                cursor.copy(  # type: ignore[union-attr]
+                    f"COPY {table} ({columns}) FROM STDIN"
+                ) as copy,
+            ):
+                for row in values:
+                    copy.write_row(row)
+        else:
             # Straight to the driver's executemany: the rows are already in the database's
             # terms (naive UTC; SQLite's text form), which saves SQLAlchemy's per-row binding.
             statement = f"INSERT INTO {table} ({columns}) VALUES ({', '.join([marker] * 4)})"  # noqa: S608 - constant names
