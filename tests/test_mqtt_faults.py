@@ -391,10 +391,10 @@ def test_a_message_that_breaks_the_store_is_a_dead_letter_and_the_bridge_goes_on
 
     real = services.ingest_many
 
-    def failing(session, line, register_map, readings, *args):
+    def failing(session, line, register_map, readings, *args, **kwargs):
         if any(reading.values.get("speed") == 4242 for reading in readings):
             raise ValueError("injected fault")
-        return real(session, line, register_map, readings, *args)
+        return real(session, line, register_map, readings, *args, **kwargs)
 
     monkeypatch.setattr(services, "ingest_many", failing)
     bridge = make_bridge(settings, register_map, line_db, broker)

@@ -184,6 +184,7 @@ class NetworkIngest:
                 readings,
                 self.settings.zone,
                 self.stale_after,
+                checked=True,
             )
 
     def _dead_row(self, message: Incoming, invalid: Invalid) -> dict[str, object]:

@@ -81,18 +81,25 @@ def ingest_many(
     readings: Sequence[Reading],
     zone: ZoneInfo,
     stale_after: timedelta,
+    *,
+    checked: bool = False,
 ) -> list[IngestReport]:
     """Store readings in order, as ``ingest`` would one by one, in the session's transaction.
 
-    Gauge samples and counter increments go in with one Core bulk insert each instead of an ORM
+    Gauge samples and counter increments go in with one bulk insert each instead of an ORM
     object per row, and the alarm word is compared with the previous reading's before the open
-    alarms are looked up: a batch of thousands of readings costs a few statements."""
+    alarms are looked up: a batch of thousands of readings costs a few statements. ``checked``:
+    the caller has made sure every value is of a known tag and inside its range."""
     connection = session.connection()
-    rows = _Rows(sqlite=connection.dialect.name == "sqlite")
+    rows = _Rows(sqlite=connection.dialect.name == "sqlite", checked=checked)
     reports = [
         _ingest_one(session, line.id, register_map, reading, zone, stale_after, rows)
         for reading in readings
     ]
+    for live in rows.live.values():
+        # During the batch live.values held raw values; shown values are worked out once.
+        raw = {name: live.values[name] for name in rows.updated}
+        live.values = {**live.values, **_display_values(register_map, raw)}
     for plain in [*rows.live.values(), *rows.cursors.values()]:
         if plain is not None:
             plain.write_back()
@@ -128,6 +135,8 @@ class _Rows:
     """Rows gathered for a bulk insert (``ingest_many``), in the database's own terms."""
 
     sqlite: bool
+    checked: bool = False
+    updated: set[str] = field(default_factory=set)
     samples: list[tuple[object, ...]] = field(default_factory=list)
     increments: list[tuple[object, ...]] = field(default_factory=list)
     _last_at: datetime | None = None
@@ -204,7 +213,10 @@ def _ingest_one(
     if reading.quality is Quality.BAD:
         _record_failure(session, live, line_id, reading, stale_after)
         return report
-    values = _accepted_values(register_map, reading, report)
+    if rows is not None and rows.checked:
+        values = reading.values
+    else:
+        values = _accepted_values(register_map, reading, report)
     live.good_readings += 1
     live.rejected_values += len(report.rejected)
     live.last_good_at = reading.at
@@ -230,14 +242,18 @@ def _ingest_one(
                 line_id,
                 int(value),
                 reading.at,
-                *_reasons(register_map, live, values),
+                *_reasons(register_map, previous, values),
             )
         elif tag.role is TagRole.ALARM_WORD:
             if rows is None or previous.get(tag.name) != value:
                 _track_alarms(session, line_id, register_map, int(value), reading.at)
         elif tag.role is TagRole.HEARTBEAT:
             _track_heartbeat(live, int(value), reading.at)
-    live.values = {**previous, **_display_values(register_map, values)}
+    if rows is None:
+        live.values = {**previous, **_display_values(register_map, values)}
+    else:
+        live.values = {**previous, **values}
+        rows.updated.update(values)
     return report
 
 
@@ -364,13 +380,15 @@ def _track_state(
 
 
 def _reasons(
-    register_map: RegisterMap, live: LineLive, values: Mapping[str, float | int]
+    register_map: RegisterMap,
+    previous: Mapping[str, float | int],
+    values: Mapping[str, float | int],
 ) -> tuple[int | None, int | None]:
     """The stop reason now and at the previous reading (None when the map has no such tag)."""
     name = register_map.stop_reason_tag
     if name is None:
         return None, None
-    now, before = values.get(name), (live.values or {}).get(name)
+    now, before = values.get(name), previous.get(name)
     return (None if now is None else int(now)), (None if before is None else int(before))
 
 
