@@ -60,10 +60,14 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+# One decoder for every message (json.loads with an option builds a new one each call).
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def decode_json(payload: bytes, register_map: RegisterMap) -> TelemetryMessage:
     """The message, or ``Invalid`` naming what is wrong with it."""
     try:
-        data = json.loads(payload, parse_constant=_refuse_constant)
+        data = _DECODER.decode(payload.decode("utf-8"))
     except (ValueError, RecursionError) as error:
         raise Invalid(DeadReason.BAD_JSON, f"not JSON: {error}") from None
     if not isinstance(data, dict):
