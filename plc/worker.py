@@ -121,6 +121,7 @@ class Worker:
         host: str | None = None,
         port: int | None = None,
         schedule: bool = True,
+        poll: bool = True,
     ) -> None:
         self.settings = settings
         self.session_factory = session_factory
@@ -130,11 +131,14 @@ class Worker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
+        self.poll = poll
 
     def start(self) -> None:
         """Run in background threads (the demo and tests); ``stop()`` ends them."""
         self.writer.start()
         self._start_jobs()
+        if not self.poll:  # a central installation fed over MQTT only
+            return
         started = threading.Event()
         self._thread = threading.Thread(
             target=self._poll_thread, args=(started,), name="wash-ops-poller"
@@ -159,7 +163,9 @@ class Worker:
             signal.signal(signum, lambda *_: done.set())
         self.start()
         log.info(
-            "worker polling %s:%s every %ss",
+            "worker polling %s:%s every %ss"
+            if self.poll
+            else "worker without polling (%s:%s, %ss)",
             self.poller.host,
             self.poller.port,
             self.poller.device.poll_interval_s,

@@ -75,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--host", default=None, help="PLC address (default: the register map's)")
     worker.add_argument("--port", type=int, default=None, help="PLC port (default: the map's)")
     worker.add_argument(
+        "--no-poll",
+        action="store_true",
+        help="a central installation: no PLC here, only the MQTT bridge ([mqtt] enabled) and the jobs",
+    )
+    worker.add_argument(
         "--publish",
         action="store_true",
         help="edge mode: publish the readings to the MQTT broker ([mqtt]) instead of storing them",
@@ -194,6 +199,11 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     from wash_ops.telemetry.register_map import load_register_map
 
     register_map = load_register_map()
+    if args.no_poll and (args.publish or not settings.mqtt.enabled):
+        raise ConfigError(
+            "--no-poll runs only the MQTT bridge: set mqtt.enabled = true "
+            "(WASH_OPS_MQTT__ENABLED=true), and do not combine it with --publish"
+        )
     if args.publish:
         from plc.edge import EdgeWorker
 
@@ -209,7 +219,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
         bridge.start()
     try:
         Worker(
-            settings, register_map, factory, host=args.host, port=args.port
+            settings, register_map, factory, host=args.host, port=args.port, poll=not args.no_poll
         ).run_until_signalled()
     finally:
         if bridge is not None:
