@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import shutil
 import socket
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -35,11 +37,18 @@ class Broker:
         binary = shutil.which("mosquitto") or (
             "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
         )
+        self.external = None
         if binary is None:
-            unavailable("Mosquitto: the mosquitto binary is not installed")
-        self.binary = binary
+            url = os.environ.get("WASH_OPS_TEST_MQTT_URL")
+            if not url:
+                unavailable(
+                    "Mosquitto: the mosquitto binary is not installed "
+                    "and WASH_OPS_TEST_MQTT_URL is not set"
+                )
+            self.external = urlsplit(url)
+        self.binary = binary or ""
         self.folder = folder
-        self.port = free_port()
+        self.port = self.external.port or 1883 if self.external else free_port()
         self.config = folder / "mosquitto.conf"
         folder.mkdir(parents=True, exist_ok=True)
         # The broker's defaults drop messages to a slow subscriber (max_queued_messages 1000):
@@ -58,6 +67,8 @@ class Broker:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Broker:
+        if self.external is not None:
+            return self  # a broker of the environment's (WASH_OPS_TEST_MQTT_URL)
         self.process = subprocess.Popen(
             [self.binary, "-c", str(self.config)],
             stdout=subprocess.DEVNULL,
@@ -76,6 +87,8 @@ class Broker:
 
     def stop(self) -> None:
         """A clean stop: the broker writes its persistence file."""
+        if self.external is not None:
+            unavailable("stopping the broker needs the tests' own mosquitto")
         if self.process is not None:
             if self.process.poll() is None:
                 self.process.terminate()
@@ -84,7 +97,14 @@ class Broker:
                 self.process.stderr.close()
         self.process = None
 
+    def close(self) -> None:
+        """The end of a test: stop the tests' own broker; leave an external one alone."""
+        if self.external is None:
+            self.stop()
+
     def restart(self) -> None:
+        if self.external is not None:
+            unavailable("restarting the broker needs the tests' own mosquitto")
         self.stop()
         self.start()
 

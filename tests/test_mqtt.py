@@ -30,7 +30,7 @@ def register_map():
 def broker(tmp_path):
     running = Broker(tmp_path / "broker").start()
     yield running
-    running.stop()
+    running.close()
 
 
 def database(url, settings):

@@ -40,7 +40,7 @@ def line_db(tmp_path, settings):
 def broker(tmp_path):
     running = Broker(tmp_path / "broker").start()
     yield running
-    running.stop()
+    running.close()
 
 
 def reading(i: int) -> Reading:

@@ -45,7 +45,7 @@ def line_db(tmp_path, settings):
 def broker(tmp_path):
     running = Broker(tmp_path / "broker", persistence=False).start()
     yield running
-    running.stop()
+    running.close()
 
 
 @pytest.fixture

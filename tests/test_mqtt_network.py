@@ -95,7 +95,7 @@ def test_an_edge_worker_feeds_the_central_installation_over_mqtt(central_databas
     finally:
         edge_log = _stop(edge)
         central_log = _stop(central)
-        broker.stop()
+        broker.close()
     assert "edge connected" in edge_log
     assert "MQTT bridge connected" in central_log and "worker stopped" in central_log
     assert_exact(central_db, simulator.simulator)
