@@ -260,6 +260,12 @@ class MqttBridge:
             if batch:
                 self._store(batch)
             if stopping:
+                if self.stats.dropped > self._dropped_reported:
+                    try:
+                        with unit_of_work(self.session_factory) as session:
+                            self._report_overflow(session)
+                    except Exception:  # noqa: BLE001 - the log has it; stopping goes on
+                        log.exception("recording the dropped messages failed")
                 return
 
     def _next_batch(self) -> tuple[list[_Queued], bool]:

@@ -413,3 +413,35 @@ def test_a_message_that_breaks_the_store_is_a_dead_letter_and_the_bridge_goes_on
         letter = session.scalar(select(DeadLetter))
     assert letter.reason == "store_failed" and "injected fault" in letter.detail
     assert stored(line_db)[:2] == (299, 299)
+
+
+def test_qos0_messages_that_find_the_queue_full_are_counted_in_a_dead_letter(
+    settings, register_map, line_db, broker
+):
+    """The network thread never waits: a full queue drops QoS 0 messages, and says how many."""
+    small = settings.model_copy(
+        update={
+            "mqtt": settings.mqtt.model_copy(
+                update={"queue_size": 10, "receive_maximum": 5, "batch_size": 5}
+            )
+        }
+    )
+    bridge = make_bridge(small, register_map, line_db, broker)
+    sender = publisher(broker.port, persistent=False)
+    sent = 3000
+    try:
+        for seq in range(sent):
+            sender.publish(TOPIC, telemetry(seq), qos=0)
+        wait_for(lambda: bridge.stats.received >= sent, 30, "every message at the bridge")
+        wait_for(lambda: bridge.queue.empty(), 30, "the queue drained")
+    finally:
+        sender.loop_stop()
+        sender.disconnect()
+        bridge.stop()
+    dropped = bridge.stats.dropped
+    assert dropped > 0
+    assert stored(line_db)[0] + dropped == sent
+    with line_db() as session:
+        letters = session.scalars(select(DeadLetter).where(DeadLetter.reason == "overflow")).all()
+    reported = sum(int(letter.detail.split()[0]) for letter in letters)
+    assert reported == dropped

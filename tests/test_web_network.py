@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.conftest import login
@@ -86,3 +88,18 @@ def test_old_dead_letters_are_pruned_and_the_network_lines_are_known(db, setting
     assert prune_dead_letters(db, utcnow() + timedelta(seconds=1)) == 5
     assert db.scalar(select(func.count()).select_from(DeadLetter)) == 0
     assert len(network_line_ids(db, settings)) == 1
+
+
+def test_dead_letters_come_a_hundred_a_page(office, db, settings):
+    from wash_ops.db import utcnow
+    from wash_ops.network.services import Incoming, NetworkIngest
+    from wash_ops.telemetry.register_map import load_register_map
+
+    now = utcnow()
+    bad = [Incoming("wash-ops/GEN/L1/telemetry", b"no %d" % i, now) for i in range(105)]
+    NetworkIngest(settings, load_register_map(environ={})).store(db, bad)
+    first = office.get("/network/dead-letters").get_data(as_text=True)
+    assert first.count("<tr>") == 1 + 100 and "no 104" in first and "no 4<" not in first
+    older = re.search(r'href="(/network/dead-letters\?before=\d+)"', first).group(1)
+    second = office.get(older).get_data(as_text=True)
+    assert second.count("<tr>") == 1 + 5 and "no 4<" in second and "no 0<" in second
