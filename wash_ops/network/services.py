@@ -197,7 +197,9 @@ class NetworkIngest:
             "payload": bytes(message.payload[: self.excerpt]),
         }
 
-    def dead_letter(self, session: Session, message: Incoming, reason: DeadReason, detail: str):
+    def dead_letter(
+        self, session: Session, message: Incoming, reason: DeadReason, detail: str
+    ) -> None:
         """Keep a message the bridge could not even queue (its queue was full)."""
         session.execute(insert(DeadLetter), [self._dead_row(message, Invalid(reason, detail))])
 
