@@ -44,7 +44,7 @@ class DataType:
     FLOAT, DOUBLE, BOOLEAN, STRING, DATETIME = 9, 10, 11, 12, 13
 
 
-_SIGNED_BITS = {DataType.INT8: 8, DataType.INT16: 16, DataType.INT32: 32, DataType.INT64: 64}
+_SIGNED = {DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64}
 
 
 @dataclass(frozen=True)
@@ -99,9 +99,12 @@ def metric_value(metric: Any) -> float | int | None:
     value = getattr(metric, which)
     if which == "boolean_value":
         return int(value)
-    bits = _SIGNED_BITS.get(metric.datatype)
-    if bits is not None and which in ("int_value", "long_value") and value >= 1 << (bits - 1):
-        value -= 1 << bits
+    if metric.datatype in _SIGNED and which in ("int_value", "long_value"):
+        # Signed values travel as two's complement of the container: 32 bits in int_value
+        # (Int8, Int16, Int32, sign-extended), 64 bits in long_value (Int64).
+        bits = 32 if which == "int_value" else 64
+        if value >= 1 << (bits - 1):
+            value -= 1 << bits
     if which == "float_value":
         # A float32 on the wire: round-trip through struct to drop float64 noise.
         value = struct.unpack("<f", struct.pack("<f", value))[0]
