@@ -11,10 +11,8 @@ BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
 class NetworkSource(Base):
-    """A publisher of telemetry: a JSON topic's site/line or a Sparkplug edge node (device).
-
-    ``last_seq`` and ``last_time`` recognise redelivered QoS 1 messages and publisher retries:
-    a message whose sequence number and time are both not beyond them was stored before."""
+    """A publisher of telemetry: a JSON topic's site/line or a Sparkplug edge node (device),
+    with the sequence number and time of the newest message stored, for the office."""
 
     __tablename__ = "network_sources"
 
@@ -30,6 +28,19 @@ class NetworkSource(Base):
     # Sparkplug: the birth/death sequence of the current session, and whether the node died.
     bd_seq: Mapped[int | None]
     dead_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReceivedMessage(Base):
+    """A JSON message stored from a source, by its sequence number and time: a message seen
+    again (QoS 1 redelivery, a publisher's retry, in any order) is recognised and not stored
+    twice. Kept as long as raw samples (``telemetry.raw_retention_days``)."""
+
+    __tablename__ = "network_received"
+    __table_args__ = (Index("ix_network_received_at", "at"),)
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("network_sources.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
 
 
 class DeadLetter(Base):

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from wash_ops.catalogue.models import Line, Site
 from wash_ops.config import ConfigError, Settings
+from wash_ops.db import bulk_insert, driver_time
 from wash_ops.network.messages import DeadReason, Invalid, decode_json
-from wash_ops.network.models import DeadLetter, NetworkSource
+from wash_ops.network.models import DeadLetter, NetworkSource, ReceivedMessage
 from wash_ops.network.sparkplug import SPARKPLUG_NAMESPACE, Command, SparkplugDecoder
 from wash_ops.telemetry.ingest import Quality, Reading, ingest_many
 from wash_ops.telemetry.register_map import RegisterMap
@@ -58,6 +59,9 @@ class BatchResult:
 class _Accepted:
     line_code: str
     reading: Reading
+    # JSON messages: their source and sequence number, to recognise them when they come again.
+    source: NetworkSource | None = None
+    seq: int = 0
 
 
 def check_network_config(settings: Settings, register_map: RegisterMap) -> None:
@@ -98,7 +102,7 @@ class NetworkIngest:
             except Invalid as invalid:
                 result.dead[invalid.reason] = result.dead.get(invalid.reason, 0) + 1
                 dead_rows.append(self._dead_row(message, invalid))
-        self._ingest(session, accepted)
+        self._ingest(session, self._drop_duplicates(session, accepted, result))
         if dead_rows:
             session.execute(insert(DeadLetter), dead_rows)
         session.flush()
@@ -146,21 +150,54 @@ class NetworkIngest:
         decoded = decode_json(message.payload, self.register_map)
         source = sources.get(JSON_KIND, f"{site}/{line}")
         source.last_seen_at = message.received_at
-        if (
-            source.last_seq is not None
-            and source.last_time is not None
-            and decoded.seq <= source.last_seq
-            and decoded.at <= source.last_time
-        ):
-            source.duplicates += 1
-            result.duplicates += 1
-            return
-        source.last_seq = decoded.seq
-        source.last_time = decoded.at
-        source.messages += 1
         source.line_id = sources.line_id(line_code)
-        accepted.append(_Accepted(line_code, Reading(decoded.at, Quality.GOOD, decoded.metrics)))
-        result.stored += 1
+        reading = Reading(decoded.at, Quality.GOOD, decoded.metrics)
+        accepted.append(_Accepted(line_code, reading, source, decoded.seq))
+
+    def _drop_duplicates(
+        self, session: Session, accepted: list[_Accepted], result: BatchResult
+    ) -> list[_Accepted]:
+        """JSON messages already stored (or twice in this batch) are counted, not stored: by
+        source, sequence number and time, whatever order they come in. The rest is recorded."""
+        keyed = [item for item in accepted if item.source is not None]
+        if not keyed:
+            return accepted
+        session.flush()  # new sources get their ids
+        seen: set[tuple[int, int, datetime]] = set()
+        by_source: dict[int, list[int]] = {}
+        for item in keyed:
+            by_source.setdefault(item.source.id, []).append(item.seq)
+        for source_id, seqs in by_source.items():
+            rows = session.execute(
+                select(ReceivedMessage.seq, ReceivedMessage.at).where(
+                    ReceivedMessage.source_id == source_id,
+                    ReceivedMessage.seq.in_(sorted(set(seqs))),
+                )
+            )
+            seen.update((source_id, seq, at) for seq, at in rows)
+        kept: list[_Accepted] = []
+        new_rows: list[tuple[object, ...]] = []
+        connection = session.connection()
+        sqlite = connection.dialect.name == "sqlite"
+        for item in accepted:
+            source = item.source
+            if source is None:
+                kept.append(item)
+                continue
+            key = (source.id, item.seq, item.reading.at)
+            if key in seen:
+                source.duplicates += 1
+                result.duplicates += 1
+                continue
+            seen.add(key)
+            new_rows.append((source.id, item.seq, driver_time(item.reading.at, sqlite)))
+            source.messages += 1
+            if source.last_time is None or item.reading.at >= source.last_time:
+                source.last_seq, source.last_time = item.seq, item.reading.at
+            result.stored += 1
+            kept.append(item)
+        bulk_insert(connection, ReceivedMessage.__tablename__, ("source_id", "seq", "at"), new_rows)
+        return kept
 
     def _ingest(self, session: Session, accepted: list[_Accepted]) -> None:
         if not accepted:
@@ -302,6 +339,8 @@ def network_line_ids(session: Session, settings: Settings) -> list[int]:
 
 
 def prune_dead_letters(session: Session, before: datetime) -> int:
-    """Delete dead letters received before ``before``; returns how many."""
+    """Delete dead letters received before ``before``, and the record of messages sent before
+    it (a message redelivered after that long would be stored again); returns how many."""
     result = session.execute(delete(DeadLetter).where(DeadLetter.received_at < before))
-    return result.rowcount or 0
+    received = session.execute(delete(ReceivedMessage).where(ReceivedMessage.at < before))
+    return (result.rowcount or 0) + (received.rowcount or 0)

@@ -6,7 +6,7 @@ import enum
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wash_ops.catalogue.models import Line
+from wash_ops.db import bulk_insert, driver_time
 from wash_ops.telemetry.counters import Step, next_step
 from wash_ops.telemetry.models import (
     Alarm,
@@ -104,29 +105,9 @@ def ingest_many(
         if plain is not None:
             plain.write_back()
     session.flush()
-    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    for table, columns, values in (
-        (TagSample.__tablename__, "line_id, tag, at, value", rows.samples),
-        (CounterIncrement.__tablename__, "line_id, tag, at, delta", rows.increments),
-    ):
-        if not values:
-            continue
-        if connection.dialect.name == "postgresql":
-            # COPY, in the session's transaction: far fewer round trips than INSERTs.
-            driver = connection.connection.driver_connection
-            with (
-                driver.cursor() as cursor,
-                cursor.copy(  # type: ignore[union-attr]
-                    f"COPY {table} ({columns}) FROM STDIN"
-                ) as copy,
-            ):
-                for row in values:
-                    copy.write_row(row)
-        else:
-            # Straight to the driver's executemany: the rows are already in the database's
-            # terms (naive UTC; SQLite's text form), which saves SQLAlchemy's per-row binding.
-            statement = f"INSERT INTO {table} ({columns}) VALUES ({', '.join([marker] * 4)})"  # noqa: S608 - constant names
-            connection.exec_driver_sql(statement, values)
+    columns = ("line_id", "tag", "at")
+    bulk_insert(connection, TagSample.__tablename__, (*columns, "value"), rows.samples)
+    bulk_insert(connection, CounterIncrement.__tablename__, (*columns, "delta"), rows.increments)
     return reports
 
 
@@ -143,13 +124,10 @@ class _Rows:
     _last_db: object = None
 
     def db_time(self, at: datetime) -> object:
-        """``at`` as UTCDateTime stores it: naive UTC (text on SQLite, as SQLAlchemy writes it)."""
+        """``at`` as the database stores it, worked out once for all rows of a reading."""
         if at is not self._last_at:
-            if at.tzinfo is None:
-                raise ValueError("naive datetime given; store timezone-aware datetimes")
-            naive = at.astimezone(UTC).replace(tzinfo=None)
             self._last_at = at
-            self._last_db = naive.isoformat(" ", "microseconds") if self.sqlite else naive
+            self._last_db = driver_time(at, self.sqlite)
         return self._last_db
 
     # Plain copies of the batch's counter cursors and line state, written back once at the end:
@@ -208,7 +186,8 @@ def _ingest_one(
         live = rows.live.get(line_id)
         if live is None:
             live = rows.live[line_id] = _Plain(_live(session, line_id), _LIVE_FIELDS)
-    live.last_attempt_at = reading.at
+    if live.last_attempt_at is None or reading.at >= live.last_attempt_at:
+        live.last_attempt_at = reading.at
     report = IngestReport()
     if reading.quality is Quality.BAD:
         _record_failure(session, live, line_id, reading, stale_after)
@@ -219,6 +198,9 @@ def _ingest_one(
         values = _accepted_values(register_map, reading, report)
     live.good_readings += 1
     live.rejected_values += len(report.rejected)
+    if live.last_good_at is not None and reading.at < live.last_good_at:
+        _late(session, line_id, register_map, reading.at, values, report, rows)
+        return report
     live.last_good_at = reading.at
     previous = live.values or {}
     for tag in register_map.tags:
@@ -255,6 +237,29 @@ def _ingest_one(
         live.values = {**previous, **values}
         rows.updated.update(values)
     return report
+
+
+def _late(
+    session: Session,
+    line_id: int,
+    register_map: RegisterMap,
+    at: datetime,
+    values: Mapping[str, float | int],
+    report: IngestReport,
+    rows: _Rows | None,
+) -> None:
+    """A reading older than the newest one stored (MQTT may deliver out of order after a broker
+    restart): its gauge samples go into the history; counters, states, alarms and the heartbeat
+    are not moved back (a counter's later reading already carries what this one added)."""
+    for name, value in values.items():
+        tag = register_map.tag(name)
+        if tag.role is not TagRole.GAUGE:
+            continue
+        if rows is None:
+            session.add(TagSample(line_id=line_id, tag=name, at=at, value=float(value)))
+        else:
+            rows.samples.append((line_id, name, rows.db_time(at), float(value)))
+        report.stored += 1
 
 
 def _live(session: Session, line_id: int) -> LineLive:

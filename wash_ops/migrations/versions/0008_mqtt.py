@@ -1,4 +1,4 @@
-"""MQTT telemetry: network sources (duplicates by sequence, Sparkplug births) and dead letters
+"""MQTT telemetry: network sources, received messages (duplicates by sequence), dead letters
 
 Revision ID: 0008_mqtt
 Revises: 0007_stop_reasons
@@ -35,6 +35,19 @@ def upgrade() -> None:
         sa.UniqueConstraint("key", name=op.f("uq_network_sources_key")),
     )
     op.create_table(
+        "network_received",
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["source_id"],
+            ["network_sources.id"],
+            name=op.f("fk_network_received_source_id_network_sources"),
+        ),
+        sa.PrimaryKeyConstraint("source_id", "seq", "at", name=op.f("pk_network_received")),
+    )
+    op.create_index("ix_network_received_at", "network_received", ["at"])
+    op.create_table(
         "dead_letters",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("received_at", sa.DateTime(), nullable=False),
@@ -53,4 +66,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_dead_letters_reason"), table_name="dead_letters")
     op.drop_index("ix_dead_letters_received_at", table_name="dead_letters")
     op.drop_table("dead_letters")
+    op.drop_index("ix_network_received_at", table_name="network_received")
+    op.drop_table("network_received")
     op.drop_table("network_sources")
