@@ -20,6 +20,7 @@ from plc.poller import Poller
 from wash_ops.catalogue.services import main_line
 from wash_ops.config import Settings
 from wash_ops.db import unit_of_work, utcnow
+from wash_ops.network.services import network_line_ids, prune_dead_letters
 from wash_ops.routing.services import plan_day
 from wash_ops.telemetry.ingest import Reading, ingest
 from wash_ops.telemetry.register_map import RegisterMap
@@ -121,6 +122,7 @@ class Worker:
         host: str | None = None,
         port: int | None = None,
         schedule: bool = True,
+        poll: bool = True,
     ) -> None:
         self.settings = settings
         self.session_factory = session_factory
@@ -130,11 +132,14 @@ class Worker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
+        self.poll = poll
 
     def start(self) -> None:
         """Run in background threads (the demo and tests); ``stop()`` ends them."""
         self.writer.start()
         self._start_jobs()
+        if not self.poll:  # a central installation fed over MQTT only
+            return
         started = threading.Event()
         self._thread = threading.Thread(
             target=self._poll_thread, args=(started,), name="wash-ops-poller"
@@ -159,7 +164,9 @@ class Worker:
             signal.signal(signum, lambda *_: done.set())
         self.start()
         log.info(
-            "worker polling %s:%s every %ss",
+            "worker polling %s:%s every %ss"
+            if self.poll
+            else "worker without polling (%s:%s, %ss)",
             self.poller.host,
             self.poller.port,
             self.poller.device.poll_interval_s,
@@ -218,19 +225,31 @@ class Worker:
         """Plan tomorrow's courier routes (a draft the planner reviews and publishes); a plan
         already published is re-planned only for what is not done or locked."""
         day = utcnow().astimezone(self.settings.zone).date() + timedelta(days=1)
-        self._job(
-            "route planning",
-            lambda session, _line_id: plan_day(session, self.settings, day, utcnow()),
-        )
+        try:  # once for the site, not once per line of the network
+            with unit_of_work(self.session_factory) as session:
+                plan_day(session, self.settings, day, utcnow())
+        except Exception:  # noqa: BLE001 - retried at the next run
+            log.exception("route planning job failed")
 
     def _prune(self) -> None:
         keep = self.settings.telemetry.raw_retention_days
         self._job("retention", lambda session, line_id: prune_raw(session, line_id, utcnow(), keep))
-
-    def _job(self, name: str, action: Callable[[Session, int], object]) -> None:
         try:
             with unit_of_work(self.session_factory) as session:
-                result = action(session, main_line(session, self.settings).id)
-            log.debug("%s done: %s", name, result)
+                prune_dead_letters(session, utcnow() - timedelta(days=keep))
+        except Exception:  # noqa: BLE001 - tried again at the next run
+            log.exception("dead-letter retention failed")
+
+    def _job(self, name: str, action: Callable[[Session, int], object]) -> None:
+        """Run ``action`` for this worker's line and, with the bridge on, the network's lines."""
+        try:
+            with unit_of_work(self.session_factory) as session:
+                line_ids = {main_line(session, self.settings).id}
+                if self.settings.mqtt.enabled:
+                    line_ids.update(network_line_ids(session, self.settings))
+            for line_id in sorted(line_ids):
+                with unit_of_work(self.session_factory) as session:
+                    result = action(session, line_id)
+                log.debug("%s done for line %s: %s", name, line_id, result)
         except Exception:  # noqa: BLE001 - a failed job is retried at its next run
             log.exception("%s job failed", name)

@@ -153,6 +153,87 @@ class HygieneSettings(_Section):
     max_seconds_below: int = Field(default=60, ge=0, le=24 * 3600)
 
 
+class MqttLineSettings(_Section):
+    """A line of the network as its publisher names it in topics, and the local line it feeds."""
+
+    site: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    line: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    line_code: str = Field(min_length=1, max_length=16)
+
+
+class SparkplugMetricSettings(_Section):
+    """A Sparkplug metric name and the register-map tag it feeds."""
+
+    metric: str = Field(min_length=1, max_length=200)
+    tag: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class SparkplugNodeSettings(_Section):
+    """A Sparkplug edge node (optionally one device of it) and the local line it feeds."""
+
+    group: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    node: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    device: str = Field(default="", pattern=r"^[A-Za-z0-9_-]{0,64}$")
+    line_code: str = Field(min_length=1, max_length=16)
+
+
+class MqttSettings(_Section):
+    """The MQTT broker, the topics, and how topics map onto the lines of the network."""
+
+    enabled: bool = False
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=1883, ge=1, le=65535)
+    tls: bool = False
+    ca_file: str = ""
+    # User and password come from WASH_OPS_MQTT__USERNAME / WASH_OPS_MQTT__PASSWORD.
+    username: str = ""
+    password: str = ""
+    client_id: str = Field(default="wash-ops-bridge", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    topic_root: str = Field(default="wash-ops", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    session_expiry_s: int = Field(default=86_400, ge=60, le=30 * 86_400)
+    reconnect_min_s: float = Field(default=0.2, gt=0, le=60)
+    reconnect_max_s: float = Field(default=30.0, gt=0, le=3600)
+    max_payload_bytes: int = Field(default=65_536, ge=256, le=16 * 1024 * 1024)
+    # Unacknowledged QoS 1 messages the broker may have in flight to the bridge.
+    receive_maximum: int = Field(default=1000, ge=1, le=65_535)
+    queue_size: int = Field(default=20_000, ge=10, le=10_000_000)
+    batch_size: int = Field(default=500, ge=1, le=100_000)
+    dead_letter_excerpt_bytes: int = Field(default=512, ge=16, le=65_536)
+    # The bridge publishes each line's KPIs (retained) this often.
+    kpi_interval_s: float = Field(default=10.0, ge=0.1, le=3600)
+    lines: tuple[MqttLineSettings, ...] = ()
+    sparkplug_group: str = Field(default="wash-it", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    sparkplug_nodes: tuple[SparkplugNodeSettings, ...] = ()
+    sparkplug_metrics: tuple[SparkplugMetricSettings, ...] = ()
+    # Edge mode (`wash-ops worker --publish`): the format and the local store-and-forward buffer.
+    publish_format: Literal["json", "sparkplug"] = "json"
+    buffer_path: str = "instance/mqtt-buffer.sqlite"
+    buffer_max_readings: int = Field(default=1_000_000, ge=100, le=100_000_000)
+    publish_window: int = Field(default=500, ge=1, le=60_000)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MqttSettings:
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("reconnect_max_s must be at least reconnect_min_s")
+        if self.queue_size <= self.receive_maximum:
+            raise ValueError(
+                "queue_size must be larger than receive_maximum "
+                "(the broker may send that many messages before the bridge acknowledges one)"
+            )
+        if bool(self.username) != bool(self.password):
+            raise ValueError("username and password go together")
+        pairs = [(entry.site, entry.line) for entry in self.lines]
+        for pair in pairs:
+            if pairs.count(pair) > 1:
+                raise ValueError(f"lines: {pair[0]}/{pair[1]} is mapped twice")
+        metrics = [entry.metric for entry in self.sparkplug_metrics]
+        for metric in metrics:
+            if metrics.count(metric) > 1:
+                raise ValueError(f"sparkplug_metrics: {metric!r} is mapped twice")
+        return self
+
+
 class CupTypeSettings(_Section):
     code: str = Field(pattern=r"^[A-Z0-9_-]{2,16}$")
     name_nl: str = Field(min_length=1, max_length=80)
@@ -206,6 +287,7 @@ class Settings(_Section):
     orders: OrderSettings
     telemetry: TelemetrySettings = TelemetrySettings()
     hygiene: HygieneSettings = HygieneSettings()
+    mqtt: MqttSettings = MqttSettings()
     cup_types: tuple[CupTypeSettings, ...] = Field(min_length=1)
     routing: RoutingSettings = RoutingSettings()
     vehicles: tuple[VehicleSettings, ...] = ()
@@ -231,6 +313,15 @@ class Settings(_Section):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.site.timezone)
+
+    @property
+    def mqtt_lines(self) -> tuple[MqttLineSettings, ...]:
+        """The configured network lines; none configured: this site's own line."""
+        if self.mqtt.lines:
+            return self.mqtt.lines
+        return (
+            MqttLineSettings(site=self.site.code, line=self.line.code, line_code=self.line.code),
+        )
 
 
 def load_settings(

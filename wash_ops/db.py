@@ -101,3 +101,37 @@ def str_enum(cls: type[enum.Enum], name: str) -> Enum:
         length=24,
         values_callable=lambda members: [member.value for member in members],
     )
+
+
+def driver_time(at: datetime, sqlite: bool) -> object:
+    """``at`` as UTCDateTime stores it, for a driver-level insert: naive UTC (on SQLite the
+    text SQLAlchemy writes)."""
+    if at.tzinfo is None:
+        raise ValueError("naive datetime given; store timezone-aware datetimes")
+    naive = at.astimezone(UTC).replace(tzinfo=None)
+    return naive.isoformat(" ", "microseconds") if sqlite else naive
+
+
+def bulk_insert(
+    connection: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    """Rows already in the database's terms (see ``driver_time``) straight to the driver: COPY
+    on PostgreSQL, executemany elsewhere; no per-row work in SQLAlchemy. ``table`` and
+    ``columns`` are the caller's constants, never input."""
+    if not rows:
+        return
+    names = ", ".join(columns)
+    if connection.dialect.name == "postgresql":
+        driver = connection.connection.driver_connection
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(  # type: ignore[union-attr]
+                f"COPY {table} ({names}) FROM STDIN"
+            ) as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        return
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    marks = ", ".join([marker] * len(columns))
+    connection.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)  # noqa: S608 - constant names

@@ -4,6 +4,7 @@ from wash_ops.accounts.models import ApiToken, Organisation, OrganisationStatus,
 from wash_ops.catalogue.models import CupType, Line, Site
 from wash_ops.db import Base
 from wash_ops.inventory.models import Location, StockBalance, StockMovement, StockState
+from wash_ops.network.models import DeadLetter, NetworkSource, ReceivedMessage
 from wash_ops.orders.models import (
     Carrier,
     Event,
@@ -48,6 +49,9 @@ __all__ = [
     "Base",
     "Carrier",
     "CupType",
+    "DeadLetter",
+    "NetworkSource",
+    "ReceivedMessage",
     "Event",
     "Line",
     "Location",

@@ -74,6 +74,16 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="poll the line's PLC and run the scheduled jobs")
     worker.add_argument("--host", default=None, help="PLC address (default: the register map's)")
     worker.add_argument("--port", type=int, default=None, help="PLC port (default: the map's)")
+    worker.add_argument(
+        "--no-poll",
+        action="store_true",
+        help="a central installation: no PLC here, only the MQTT bridge ([mqtt] enabled) and the jobs",
+    )
+    worker.add_argument(
+        "--publish",
+        action="store_true",
+        help="edge mode: publish the readings to the MQTT broker ([mqtt]) instead of storing them",
+    )
     commands.add_parser(
         "simulate", help="a Modbus TCP server that behaves like the line", add_help=False
     )
@@ -195,10 +205,31 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     from wash_ops.telemetry.register_map import load_register_map
 
     register_map = load_register_map()
+    if args.no_poll and (args.publish or not settings.mqtt.enabled):
+        raise ConfigError(
+            "--no-poll runs only the MQTT bridge: set mqtt.enabled = true "
+            "(WASH_OPS_MQTT__ENABLED=true), and do not combine it with --publish"
+        )
+    if args.publish:
+        from plc.edge import EdgeWorker
+
+        EdgeWorker(settings, register_map, host=args.host, port=args.port).run_until_signalled()
+        return 0
     engine = make_engine(settings.app.database_url, pool_pre_ping=True)
-    Worker(
-        settings, register_map, make_session_factory(engine), host=args.host, port=args.port
-    ).run_until_signalled()
+    factory = make_session_factory(engine)
+    bridge = None
+    if settings.mqtt.enabled:
+        from plc.mqtt_bridge import MqttBridge
+
+        bridge = MqttBridge(settings, register_map, factory)
+        bridge.start()
+    try:
+        Worker(
+            settings, register_map, factory, host=args.host, port=args.port, poll=not args.no_poll
+        ).run_until_signalled()
+    finally:
+        if bridge is not None:
+            bridge.stop()
     engine.dispose()
     return 0
 
@@ -249,6 +280,7 @@ def _demo(args: argparse.Namespace) -> int:
             settings, register_map, make_session_factory(engine), host=line.host, port=line.port
         )
         worker.start()
+        network = _demo_mqtt(settings, register_map, engine, line.host, line.port, database)
         pace = (
             "in step with the clock"
             if args.time_factor == 1
@@ -259,9 +291,75 @@ def _demo(args: argparse.Namespace) -> int:
         try:
             app.run(host=args.host, port=args.port, use_reloader=False)
         finally:
+            for part in network:
+                part.stop()
             worker.stop()
     engine.dispose()
     return 0
+
+
+def _demo_mqtt(settings: Settings, register_map, engine, plc_host: str, plc_port: int, database):
+    """When a broker answers at mqtt.host:port: a second line of the network ("L2") whose edge
+    worker polls the simulator and publishes over MQTT, and the bridge that stores it. Returns
+    what to stop; says so when no broker answers."""
+    import os
+    import socket
+
+    from sqlalchemy import select
+
+    from plc.edge import EdgePublisher, EdgeWorker
+    from plc.mqtt_bridge import MqttBridge
+    from wash_ops.catalogue.models import Line
+    from wash_ops.config import MqttLineSettings
+    from wash_ops.db import make_session_factory, unit_of_work
+
+    host, port = settings.mqtt.host, settings.mqtt.port
+    try:
+        socket.create_connection((host, port), timeout=0.5).close()
+    except OSError:
+        print(f"MQTT: no broker at {host}:{port}; the demo runs without it (start mosquitto to see")
+        print("      a second line arrive over MQTT on /network)")
+        return []
+    factory = make_session_factory(engine)
+    with unit_of_work(factory) as session:
+        main = session.scalar(select(Line).where(Line.code == settings.line.code))
+        if session.scalar(select(Line).where(Line.code == "L2")) is None:
+            session.add(
+                Line(
+                    site_id=main.site_id,
+                    code="L2",
+                    name="Afwaslijn 2 (MQTT)",
+                    capacity_per_day=50_000,
+                )
+            )
+    tag = f"demo-{os.getpid()}"
+    mqtt = settings.mqtt.model_copy(
+        update={
+            "client_id": f"wash-ops-{tag}",
+            "topic_root": f"wash-ops-{tag}",
+            "lines": (MqttLineSettings(site=settings.site.code, line="L2", line_code="L2"),),
+        }
+    )
+    central = settings.model_copy(update={"mqtt": mqtt})
+    edge_line = settings.line.model_copy(update={"code": "L2"})
+    edge_settings = central.model_copy(update={"line": edge_line})
+    buffer = database.with_name(database.stem + "-mqtt-buffer.sqlite")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{buffer}{suffix}").unlink(missing_ok=True)
+    bridge = MqttBridge(central, register_map, factory)
+    bridge.start()
+    edge = EdgeWorker(
+        edge_settings,
+        register_map,
+        host=plc_host,
+        port=plc_port,
+        publisher=EdgePublisher(edge_settings, buffer_path=buffer, register_map=register_map),
+    )
+    edge.start()
+    print(
+        f"MQTT: line L2 publishes over the broker at {host}:{port}; the bridge stores it (/network)"
+    )
+    return [edge, bridge]
 
 
 def _today(settings: Settings):

@@ -93,6 +93,7 @@ def _register_blueprints(app: Flask) -> None:
     from web.api import init_api
     from web.auth.views import bp as auth_bp
     from web.courier.views import bp as courier_bp
+    from web.network.views import bp as network_bp
     from web.office import receiving  # noqa: F401 - adds its routes to the office blueprint
     from web.office.views import bp as office_bp
     from web.organiser.views import bp as organiser_bp
@@ -111,6 +112,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(supervisor_bp, url_prefix="/line")
     app.register_blueprint(washing_bp, url_prefix="/line/batches")
     app.register_blueprint(courier_bp, url_prefix="/courier")
+    app.register_blueprint(network_bp, url_prefix="/network")
     app.register_blueprint(washing_plan_bp)  # /office/washing-plan
     app.register_blueprint(line_plan_bp)  # /line/plan
     app.register_blueprint(routes_planner_bp)  # /office/routes

@@ -47,6 +47,7 @@ NAVIGATION = {
         ("office.organisations", _l("Organisations")),
         ("inventory.overview", _l("Stock")),
         ("washing.batches", _l("Wash batches")),
+        ("network.overview", _l("Network")),
     ],
     Role.SUPERVISOR: [
         ("supervisor.home", _l("The line now")),

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wash_ops.catalogue.models import Line
+from wash_ops.db import bulk_insert, driver_time
 from wash_ops.telemetry.counters import Step, next_step
 from wash_ops.telemetry.models import (
     Alarm,
@@ -68,41 +70,196 @@ def ingest(
     stale_after: timedelta,
 ) -> IngestReport:
     """Store one reading: samples, counter increments, state changes, alarms, liveness."""
-    live = _live(session, line.id)
-    live.last_attempt_at = reading.at
+    report = _ingest_one(session, line.id, register_map, reading, zone, stale_after, None)
+    session.flush()
+    return report
+
+
+def ingest_many(
+    session: Session,
+    line: Line,
+    register_map: RegisterMap,
+    readings: Sequence[Reading],
+    zone: ZoneInfo,
+    stale_after: timedelta,
+    *,
+    checked: bool = False,
+) -> list[IngestReport]:
+    """Store readings in order, as ``ingest`` would one by one, in the session's transaction.
+
+    Gauge samples and counter increments go in with one bulk insert each instead of an ORM
+    object per row, and the alarm word is compared with the previous reading's before the open
+    alarms are looked up: a batch of thousands of readings costs a few statements. ``checked``:
+    the caller has made sure every value is of a known tag and inside its range."""
+    connection = session.connection()
+    rows = _Rows(sqlite=connection.dialect.name == "sqlite", checked=checked)
+    reports = [
+        _ingest_one(session, line.id, register_map, reading, zone, stale_after, rows)
+        for reading in readings
+    ]
+    for live in rows.live.values():
+        # During the batch live.values held raw values; shown values are worked out once.
+        raw = {name: live.values[name] for name in rows.updated}
+        live.values = {**live.values, **_display_values(register_map, raw)}
+    for plain in [*rows.live.values(), *rows.cursors.values()]:
+        if plain is not None:
+            plain.write_back()
+    session.flush()
+    columns = ("line_id", "tag", "at")
+    bulk_insert(connection, TagSample.__tablename__, (*columns, "value"), rows.samples)
+    bulk_insert(connection, CounterIncrement.__tablename__, (*columns, "delta"), rows.increments)
+    return reports
+
+
+@dataclass
+class _Rows:
+    """Rows gathered for a bulk insert (``ingest_many``), in the database's own terms."""
+
+    sqlite: bool
+    checked: bool = False
+    updated: set[str] = field(default_factory=set)
+    samples: list[tuple[object, ...]] = field(default_factory=list)
+    increments: list[tuple[object, ...]] = field(default_factory=list)
+    _last_at: datetime | None = None
+    _last_db: object = None
+
+    def db_time(self, at: datetime) -> object:
+        """``at`` as the database stores it, worked out once for all rows of a reading."""
+        if at is not self._last_at:
+            self._last_at = at
+            self._last_db = driver_time(at, self.sqlite)
+        return self._last_db
+
+    # Plain copies of the batch's counter cursors and line state, written back once at the end:
+    # an ORM attribute costs several times a plain one to set, and the session's identity map
+    # holds clean objects only weakly (a cursor that dropped out would cost a SELECT).
+    cursors: dict[tuple[int, str], Any] = field(default_factory=dict)
+    live: dict[int, Any] = field(default_factory=dict)
+
+
+_LIVE_FIELDS = (
+    "last_attempt_at",
+    "last_good_at",
+    "last_failure_at",
+    "last_failure",
+    "heartbeat",
+    "heartbeat_changed_at",
+    "state",
+    "state_since",
+    "values",
+    "good_readings",
+    "failed_readings",
+    "rejected_values",
+)
+_CURSOR_FIELDS = ("raw", "candidate", "at", "total", "day", "day_total")
+
+
+class _Plain:
+    """A plain copy of some fields of an ORM object; ``write_back`` sets the changed ones."""
+
+    def __init__(self, row: object, fields: tuple[str, ...]) -> None:
+        self._row = row
+        self._fields = fields
+        self._before = {name: getattr(row, name) for name in fields}
+        self.__dict__.update(self._before)
+
+    def write_back(self) -> None:
+        for name in self._fields:
+            value = self.__dict__[name]
+            if value is not self._before[name] and value != self._before[name]:
+                setattr(self._row, name, value)
+
+
+def _ingest_one(
+    session: Session,
+    line_id: int,
+    register_map: RegisterMap,
+    reading: Reading,
+    zone: ZoneInfo,
+    stale_after: timedelta,
+    rows: _Rows | None,
+) -> IngestReport:
+    live: Any
+    if rows is None:
+        live = _live(session, line_id)
+    else:
+        live = rows.live.get(line_id)
+        if live is None:
+            live = rows.live[line_id] = _Plain(_live(session, line_id), _LIVE_FIELDS)
+    if live.last_attempt_at is None or reading.at >= live.last_attempt_at:
+        live.last_attempt_at = reading.at
     report = IngestReport()
     if reading.quality is Quality.BAD:
-        _record_failure(session, live, line.id, reading, stale_after)
+        _record_failure(session, live, line_id, reading, stale_after)
         return report
-    values = _accepted_values(register_map, reading, report)
+    if rows is not None and rows.checked:
+        values = reading.values
+    else:
+        values = _accepted_values(register_map, reading, report)
     live.good_readings += 1
     live.rejected_values += len(report.rejected)
+    if live.last_good_at is not None and reading.at < live.last_good_at:
+        _late(session, line_id, register_map, reading.at, values, report, rows)
+        return report
     live.last_good_at = reading.at
+    previous = live.values or {}
     for tag in register_map.tags:
         if tag.name not in values:
             continue
         value = values[tag.name]
         if tag.role is TagRole.COUNTER:
-            _count(session, line.id, tag, int(value), reading.at, zone, report)
+            _count(session, line_id, tag, int(value), reading.at, zone, report, rows)
         elif tag.role is TagRole.GAUGE:
-            session.add(TagSample(line_id=line.id, tag=tag.name, at=reading.at, value=float(value)))
+            if rows is None:
+                session.add(
+                    TagSample(line_id=line_id, tag=tag.name, at=reading.at, value=float(value))
+                )
+            else:
+                rows.samples.append((line_id, tag.name, rows.db_time(reading.at), float(value)))
             report.stored += 1
         elif tag.role is TagRole.STATE:
             _track_state(
                 session,
                 live,
-                line.id,
+                line_id,
                 int(value),
                 reading.at,
-                *_reasons(register_map, live, values),
+                *_reasons(register_map, previous, values),
             )
         elif tag.role is TagRole.ALARM_WORD:
-            _track_alarms(session, line.id, register_map, int(value), reading.at)
+            if rows is None or previous.get(tag.name) != value:
+                _track_alarms(session, line_id, register_map, int(value), reading.at)
         elif tag.role is TagRole.HEARTBEAT:
             _track_heartbeat(live, int(value), reading.at)
-    live.values = {**(live.values or {}), **_display_values(register_map, values)}
-    session.flush()
+    if rows is None:
+        live.values = {**previous, **_display_values(register_map, values)}
+    else:
+        live.values = {**previous, **values}
+        rows.updated.update(values)
     return report
+
+
+def _late(
+    session: Session,
+    line_id: int,
+    register_map: RegisterMap,
+    at: datetime,
+    values: Mapping[str, float | int],
+    report: IngestReport,
+    rows: _Rows | None,
+) -> None:
+    """A reading older than the newest one stored (MQTT may deliver out of order after a broker
+    restart): its gauge samples go into the history; counters, states, alarms and the heartbeat
+    are not moved back (a counter's later reading already carries what this one added)."""
+    for name, value in values.items():
+        tag = register_map.tag(name)
+        if tag.role is not TagRole.GAUGE:
+            continue
+        if rows is None:
+            session.add(TagSample(line_id=line_id, tag=name, at=at, value=float(value)))
+        else:
+            rows.samples.append((line_id, name, rows.db_time(at), float(value)))
+        report.stored += 1
 
 
 def _live(session: Session, line_id: int) -> LineLive:
@@ -157,8 +314,16 @@ def _count(
     at: datetime,
     zone: ZoneInfo,
     report: IngestReport,
+    rows: _Rows | None = None,
 ) -> None:
-    cursor = session.get(CounterCursor, (line_id, tag.name))
+    key = (line_id, tag.name)
+    cursor: Any
+    if rows is not None and key in rows.cursors:
+        cursor = rows.cursors[key]
+    else:
+        cursor = session.get(CounterCursor, key)
+        if rows is not None:
+            cursor = rows.cursors[key] = None if cursor is None else _Plain(cursor, _CURSOR_FIELDS)
     previous = cursor.raw if cursor is not None else None
     candidate = cursor.candidate if cursor is not None else None
     step = next_step(previous, candidate, raw, tag.counter_modulus, tag.max_step)
@@ -180,13 +345,18 @@ def _count(
             line_id=line_id, tag=tag.name, raw=step.raw, at=at, total=0, day=day, day_total=0
         )
         session.add(cursor)
+        if rows is not None:
+            cursor = rows.cursors[key] = _Plain(cursor, _CURSOR_FIELDS)
     if cursor.day != day:
         cursor.day, cursor.day_total = day, 0
     cursor.raw, cursor.candidate, cursor.at = step.raw, step.candidate, at
     if step.delta:
         cursor.total += step.delta
         cursor.day_total += step.delta
-        session.add(CounterIncrement(line_id=line_id, tag=tag.name, at=at, delta=step.delta))
+        if rows is None:
+            session.add(CounterIncrement(line_id=line_id, tag=tag.name, at=at, delta=step.delta))
+        else:
+            rows.increments.append((line_id, tag.name, rows.db_time(at), step.delta))
         report.counted[tag.name] = step.delta
         report.stored += 1
 
@@ -215,13 +385,15 @@ def _track_state(
 
 
 def _reasons(
-    register_map: RegisterMap, live: LineLive, values: Mapping[str, float | int]
+    register_map: RegisterMap,
+    previous: Mapping[str, float | int],
+    values: Mapping[str, float | int],
 ) -> tuple[int | None, int | None]:
     """The stop reason now and at the previous reading (None when the map has no such tag)."""
     name = register_map.stop_reason_tag
     if name is None:
         return None, None
-    now, before = values.get(name), (live.values or {}).get(name)
+    now, before = values.get(name), previous.get(name)
     return (None if now is None else int(now)), (None if before is None else int(before))
 
 

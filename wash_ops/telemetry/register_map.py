@@ -10,6 +10,7 @@ import enum
 import os
 import tomllib
 from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -51,6 +52,16 @@ class DataType(enum.StrEnum):
     @property
     def registers(self) -> int:
         return 2 if self in (DataType.UINT32, DataType.INT32, DataType.FLOAT32) else 1
+
+
+_TYPE_RANGES = {
+    DataType.BOOL: (0, 1),
+    DataType.UINT16: (0, 2**16 - 1),
+    DataType.INT16: (-(2**15), 2**15 - 1),
+    DataType.UINT32: (0, 2**32 - 1),
+    DataType.INT32: (-(2**31), 2**31 - 1),
+    DataType.FLOAT32: (-3.4e38, 3.4e38),
+}
 
 
 class TagRole(enum.StrEnum):
@@ -117,6 +128,23 @@ class Tag(_Strict):
 
     def in_range(self, value: float) -> bool:
         return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+    @cached_property
+    def physical_range(self) -> tuple[float, float]:
+        """The range a value sent over MQTT must lie in: ``min``/``max`` where the map gives
+        them, else what the register type can hold (raw for counters, scaled for the rest)."""
+        raw_low, raw_high = _TYPE_RANGES[self.type]
+        if self.role is not TagRole.GAUGE:
+            return float(raw_low), float(raw_high)
+        ends = sorted((raw_low * self.scale + self.offset, raw_high * self.scale + self.offset))
+        low = ends[0] if self.min is None else self.min
+        high = ends[1] if self.max is None else self.max
+        return low, high
+
+    @property
+    def integral(self) -> bool:
+        """Counters, states, alarm words and heartbeats are whole numbers."""
+        return self.role is not TagRole.GAUGE
 
 
 class Severity(enum.StrEnum):
@@ -201,8 +229,16 @@ class RegisterMap(_Strict):
     def stop_reason(self, value: int) -> StopReason | None:
         return next((reason for reason in self.stop_reasons if reason.value == value), None)
 
+    @cached_property
+    def tags_by_name(self) -> dict[str, Tag]:
+        return {tag.name: tag for tag in self.tags}
+
     def tag(self, name: str) -> Tag:
-        return next(tag for tag in self.tags if tag.name == name)
+        """The tag of that name; StopIteration when there is none."""
+        try:
+            return self.tags_by_name[name]
+        except KeyError:
+            raise StopIteration(name) from None
 
     def with_role(self, role: TagRole) -> list[Tag]:
         return [tag for tag in self.tags if tag.role is role]

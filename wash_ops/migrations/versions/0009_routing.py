@@ -1,7 +1,7 @@
 """routing: vehicles, route plans, routes, stops, calendar feeds
 
 Revision ID: 0009_routing
-Revises: 0007_stop_reasons
+Revises: 0008_mqtt
 Create Date: 2026-12-06
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 from wash_ops.db import UTCDateTime
 
 revision = "0009_routing"
-down_revision = "0007_stop_reasons"
+down_revision = "0008_mqtt"
 branch_labels = None
 depends_on = None
 
