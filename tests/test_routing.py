@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import local
 from wash_ops.accounts.models import Role
 from wash_ops.db import utcnow
-from wash_ops.errors import Conflict, InvalidInput, NotFound
+from wash_ops.errors import Conflict, Forbidden, InvalidInput, NotFound
 from wash_ops.inventory.journey import held_cups
 from wash_ops.inventory.models import StockState
 from wash_ops.orders.models import OrderStatus
@@ -19,10 +19,12 @@ from wash_ops.routing.matrix import haversine_m, offline_matrix, travel_matrix
 from wash_ops.routing.models import StopKind
 from wash_ops.routing.services import (
     add_manual_stop,
+    assign_courier,
     confirm_stop,
     fleet,
     move_stop,
     plan_day,
+    plan_for,
     publish_plan,
     routes_of_courier,
     stops_for_day,
@@ -186,6 +188,49 @@ def test_replan_keeps_done_and_locked_stops_and_moves_on_request(
     assert stop.locked and stop.route is not None and stop.route.vehicle_id == bike.id
     plan = plan_day(db, settings, day, utcnow(), planner, time_limit_s=0.3)
     assert stop.route.vehicle_id == bike.id  # still there after a re-plan
+
+
+def test_the_planner_chooses_a_routes_courier_for_its_day(
+    db, settings, fleet_ready, confirmed, make_user
+):
+    planner, make = confirmed
+    first, second = make({"ECO33": 400}), make({"ECO25": 300})
+    day = _delivery_day(first, settings)
+    plan_day(db, settings, day, utcnow(), planner, time_limit_s=0.3)
+    bikes = {v.code: v for v in fleet(db)}
+    for order, code in ((first, "BIKE1"), (second, "BIKE2")):
+        plan = plan_for(db, day)
+        stop = next(s for s in plan.stops if s.order_id == order.id)
+        move_stop(db, settings, planner, stop.id, bikes[code].id, utcnow())  # locks it there
+    plan = plan_for(db, day)
+    publish_plan(db, planner, plan.id, utcnow())
+    route = next(r for r in plan.routes if r.vehicle_id == bikes["BIKE1"].id)
+    other = next(r for r in plan.routes if r.vehicle_id == bikes["BIKE2"].id)
+    stand_in = make_user(Role.COURIER)
+
+    assign_courier(db, planner, route.id, str(stand_in.id))
+    assert [r.id for r in routes_of_courier(db, stand_in, day)] == [route.id]
+    plan = plan_day(db, settings, day, utcnow(), planner, time_limit_s=0.3)
+    again = next(r for r in plan.routes if r.vehicle_id == bikes["BIKE1"].id)
+    assert again.courier_id == stand_in.id and again.courier_chosen  # a re-plan keeps it
+
+    other.starts_at, other.ends_at = again.starts_at, again.ends_at
+    db.flush()
+    with pytest.raises(Conflict) as busy:  # one courier, two routes at the same time
+        assign_courier(db, planner, other.id, str(stand_in.id))
+    assert busy.value.first.field == "courier_id"
+    with pytest.raises(InvalidInput):
+        assign_courier(db, planner, other.id, str(planner.id))  # not a courier
+    with pytest.raises(InvalidInput):
+        assign_courier(db, planner, other.id, "someone")
+    with pytest.raises(NotFound):
+        assign_courier(db, planner, 987654, str(stand_in.id))
+    with pytest.raises(Forbidden):
+        assign_courier(db, stand_in, other.id, str(stand_in.id))
+    assert other.courier_id is None and not other.courier_chosen  # nothing changed
+
+    assign_courier(db, planner, again.id, "")
+    assert again.courier_id == bikes["BIKE1"].courier_id and not again.courier_chosen
 
 
 def test_bad_input_for_manual_stops_and_vehicles(db, settings, fleet_ready, make_user):

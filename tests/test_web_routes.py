@@ -115,6 +115,22 @@ def test_planner_plans_moves_publishes_and_bad_input_changes_nothing(
     assert zero.status_code == 422
     db.expire_all()
     assert vehicle.capacity_crates == 120
+    route = stop.route
+    not_a_courier = client.post(
+        f"/office/routes/routes/{route.id}/courier", data={"day": day, "courier_id": planner.id}
+    )
+    assert not_a_courier.status_code == 422 and "Kies een koerier" in not_a_courier.text
+    db.expire_all()
+    assert not route.courier_chosen
+    stand_in = make_user(Role.COURIER)
+    chosen = client.post(
+        f"/office/routes/routes/{route.id}/courier", data={"day": day, "courier_id": stand_in.id}
+    )
+    assert chosen.status_code == 302
+    db.expire_all()
+    assert route.courier_id == stand_in.id and route.courier_chosen
+    page = client.get(f"/office/routes?day={day}")
+    assert f'<option value="{stand_in.id}" selected>' in page.text
     assert client.post(f"/office/routes/{stop.plan.id}/publish").status_code == 302
 
 

@@ -110,6 +110,9 @@ class Route(Base):
     plan_id: Mapped[int] = mapped_column(ForeignKey("route_plans.id", ondelete="CASCADE"))
     vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicles.id"))
     courier_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # The planner chose this route's courier for the day; re-plans keep it (otherwise a route
+    # takes its vehicle's courier).
+    courier_chosen: Mapped[bool] = mapped_column(default=False)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     distance_m: Mapped[int] = mapped_column(default=0)

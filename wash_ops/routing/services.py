@@ -547,7 +547,8 @@ def _store(
             route_of[vehicle.id] = route
         used.add(vehicle.id)
         already = sorted((s for s in done if s.route is route), key=lambda s: s.sequence)
-        route.courier_id = vehicle.courier_id
+        if not route.courier_chosen:
+            route.courier_id = vehicle.courier_id
         route.starts_at = (
             already[0].arrives_at or midnight + timedelta(seconds=planned.start)
             if already
@@ -580,6 +581,42 @@ def _store(
     plan.duration_s = sum(
         round((route.ends_at - route.starts_at).total_seconds()) for route in plan.routes
     )
+
+
+def assign_courier(session: Session, actor: User, route_id: int, courier_id: object) -> Route:
+    """The courier who drives this route on its day (another than the vehicle's, for a day
+    off or a swap); empty gives the route back its vehicle's courier. Re-plans keep the choice.
+    A courier drives one route at a time: routes of the same day may not overlap."""
+    _require_office(actor)
+    route = session.get(Route, _whole(route_id) or 0)
+    if route is None:
+        raise NotFound(N_("This route does not exist."))
+    if courier_id in (None, "", 0):
+        route.courier_chosen = False
+        route.courier_id = route.vehicle.courier_id
+        session.flush()
+        return route
+    number = _whole(courier_id)
+    courier = session.get(User, number) if number is not None else None
+    if courier is None or courier.role is not Role.COURIER or not courier.active:
+        raise InvalidInput(N_("Choose a courier."), "courier_id")
+    for other in route.plan.routes:
+        if (
+            other is not route
+            and other.courier_id == courier.id
+            and other.starts_at < route.ends_at
+            and route.starts_at < other.ends_at
+        ):
+            raise Conflict(
+                N_("%(courier)s already drives %(vehicle)s at that time."),
+                "courier_id",
+                courier=courier.name,
+                vehicle=other.vehicle.name,
+            )
+    route.courier_id = courier.id
+    route.courier_chosen = True
+    session.flush()
+    return route
 
 
 def lock_stop(session: Session, actor: User, stop_id: int, locked: bool) -> RouteStop:

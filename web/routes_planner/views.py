@@ -25,6 +25,7 @@ from wash_ops.routing.jobs import JOBS
 from wash_ops.routing.models import RoutePlan
 from wash_ops.routing.services import (
     add_manual_stop,
+    assign_courier,
     calendar_for_token,
     couriers,
     fleet,
@@ -209,6 +210,15 @@ def _stop_action(action):
         status = {"not_found": 404, "conflict": 409}.get(refused.code, 422)
         return _render(day, translate(refused.first), status)
     return redirect(url_for("routes_planner.page", day=day.isoformat()))
+
+
+@bp.route("/office/routes/routes/<int:route_id>/courier", methods=["POST"])
+def route_courier(route_id: int):
+    return _stop_action(
+        lambda session: assign_courier(
+            session, actor(), route_id, request.form.get("courier_id", "")
+        )
+    )
 
 
 @bp.route("/office/routes/vehicles/<int:vehicle_id>", methods=["POST"])

@@ -118,6 +118,7 @@ def upgrade() -> None:
         sa.Column("plan_id", sa.Integer(), nullable=False),
         sa.Column("vehicle_id", sa.Integer(), nullable=False),
         sa.Column("courier_id", sa.Integer(), nullable=True),
+        sa.Column("courier_chosen", sa.Boolean(), nullable=False),
         sa.Column("starts_at", UTCDateTime(), nullable=False),
         sa.Column("ends_at", UTCDateTime(), nullable=False),
         sa.Column("distance_m", sa.Integer(), nullable=False),
