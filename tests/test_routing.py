@@ -18,6 +18,7 @@ from wash_ops.orders.services import confirm_order, submit_order
 from wash_ops.routing.matrix import haversine_m, offline_matrix, travel_matrix
 from wash_ops.routing.models import StopKind
 from wash_ops.routing.services import (
+    VehicleEdit,
     add_manual_stop,
     assign_courier,
     confirm_stop,
@@ -261,8 +262,38 @@ def test_bad_input_for_manual_stops_and_vehicles(db, settings, fleet_ready, make
     assert window.value.first.field == "window_end"
     vehicle = fleet(db)[0]
     with pytest.raises(InvalidInput):
-        update_vehicle(db, planner, vehicle.id, capacity_crates="-3", courier_id=None, active=True)
+        update_vehicle(db, planner, vehicle.id, VehicleEdit("-3", None, True))
     assert vehicle.capacity_crates == 8 and not vehicle.edited
+    bad_fields = dict(
+        speed_kmh="fast",
+        shift_start="07:00",
+        shift_end="06:00",
+        max_distance_km="-5",
+        cost_per_km_cents="1.5",
+        cost_per_hour_cents="nan",
+    )
+    with pytest.raises(InvalidInput) as every:
+        update_vehicle(db, planner, vehicle.id, VehicleEdit(10, None, True, **bad_fields))
+    assert {p.field for p in every.value.problems} == {
+        "speed_kmh",
+        "shift_end",
+        "max_distance_km",
+        "cost_per_km_cents",
+        "cost_per_hour_cents",
+    }
+    assert (vehicle.capacity_crates, vehicle.speed_kmh, vehicle.max_distance_km) == (8, 15.0, 60.0)
+    good_fields = dict(
+        speed_kmh="18,5",
+        shift_start="08:00",
+        shift_end="16:30",
+        max_distance_km="",
+        cost_per_km_cents="7",
+        cost_per_hour_cents="2400",
+    )
+    update_vehicle(db, planner, vehicle.id, VehicleEdit("9", None, False, **good_fields))
+    assert (vehicle.capacity_crates, vehicle.speed_kmh, vehicle.max_distance_km) == (9, 18.5, None)
+    assert vehicle.shift_start.isoformat() == "08:00:00" and not vehicle.active
+    assert (vehicle.cost_per_km_cents, vehicle.cost_per_hour_cents) == (7, 2400) and vehicle.edited
 
 
 def test_more_crates_than_any_vehicle_is_reported_never_dropped(
@@ -270,7 +301,7 @@ def test_more_crates_than_any_vehicle_is_reported_never_dropped(
 ):
     planner = make_user(Role.PLANNER)
     for vehicle in fleet(db):
-        update_vehicle(db, planner, vehicle.id, capacity_crates=0, courier_id=None, active=True)
+        update_vehicle(db, planner, vehicle.id, VehicleEdit(0, None, True))
     start = local(settings, 2, 9)
     manual = add_manual_stop(
         db,

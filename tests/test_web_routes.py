@@ -115,6 +115,27 @@ def test_planner_plans_moves_publishes_and_bad_input_changes_nothing(
     assert zero.status_code == 422
     db.expire_all()
     assert vehicle.capacity_crates == 120
+    form = {
+        "day": day,
+        "capacity_crates": "100",
+        "speed_kmh": "0",
+        "shift_start": "06:30",
+        "shift_end": "17:30",
+        "max_distance_km": "250",
+        "cost_per_km_cents": "30",
+        "cost_per_hour_cents": "2900",
+        "courier_id": "",
+        "active": "1",
+    }
+    slow = client.post(f"/office/routes/vehicles/{vehicle.id}", data=form)
+    assert slow.status_code == 422 and "snelheid" in slow.text
+    db.expire_all()
+    assert (vehicle.capacity_crates, vehicle.speed_kmh) == (120, 50.0)
+    saved = client.post(f"/office/routes/vehicles/{vehicle.id}", data={**form, "speed_kmh": "45"})
+    assert saved.status_code == 302
+    db.expire_all()
+    assert (vehicle.capacity_crates, vehicle.speed_kmh, vehicle.max_distance_km) == (100, 45, 250)
+    assert vehicle.shift_end.isoformat() == "17:30:00" and vehicle.cost_per_hour_cents == 2900
     route = stop.route
     not_a_courier = client.post(
         f"/office/routes/routes/{route.id}/courier", data={"day": day, "courier_id": planner.id}

@@ -99,38 +99,117 @@ def couriers(session: Session) -> list[User]:
     )
 
 
-def update_vehicle(
-    session: Session,
-    actor: User,
-    vehicle_id: int,
-    *,
-    capacity_crates: object,
-    courier_id: object,
-    active: bool,
-) -> Vehicle:
-    """The planner's edit: capacity, courier and whether the vehicle is in service."""
+@dataclass(frozen=True)
+class VehicleEdit:
+    """The planner's edit of a vehicle, as typed: every field is checked before any is set."""
+
+    capacity_crates: object
+    courier_id: object
+    active: bool
+    speed_kmh: object = None  # None: unchanged (the other fields likewise)
+    shift_start: object = None
+    shift_end: object = None
+    max_distance_km: object = None  # "" or 0: no range limit
+    cost_per_km_cents: object = None
+    cost_per_hour_cents: object = None
+
+
+def update_vehicle(session: Session, actor: User, vehicle_id: int, edit: VehicleEdit) -> Vehicle:
+    """The planner's edit: capacity, courier, whether the vehicle is in service, and (when
+    given) speed, shift, range and costs. Nothing changes unless every field is right."""
     _require_office(actor)
     vehicle = session.get(Vehicle, vehicle_id)
     if vehicle is None:
         raise NotFound(N_("This vehicle does not exist."))
     problems = Problems()
-    capacity = _whole(capacity_crates)
+    capacity = _whole(edit.capacity_crates)
     if capacity is None or capacity < 0 or capacity > 10_000:
         problems.add("capacity_crates", N_("Enter a capacity between 0 and 10000 crates."))
     courier = None
-    if courier_id not in (None, "", 0):
-        courier_number = _whole(courier_id)
+    if edit.courier_id not in (None, "", 0):
+        courier_number = _whole(edit.courier_id)
         courier = session.get(User, courier_number) if courier_number is not None else None
         if courier is None or courier.role is not Role.COURIER:
             problems.add("courier_id", N_("Choose a courier."))
+    changes = _vehicle_changes(vehicle, edit, problems)
     problems.raise_if_any()
     assert capacity is not None
     vehicle.capacity_crates = capacity
     vehicle.courier = courier
-    vehicle.active = bool(active)
+    vehicle.active = bool(edit.active)
+    for name, value in changes.items():
+        setattr(vehicle, name, value)
     vehicle.edited = True
     session.flush()
     return vehicle
+
+
+def _vehicle_changes(vehicle: Vehicle, edit: VehicleEdit, problems: Problems) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if edit.speed_kmh is not None:
+        speed = _number(edit.speed_kmh)
+        if speed is None or not 1 <= speed <= 200:
+            problems.add("speed_kmh", N_("Enter a speed between 1 and 200 km/h."))
+        else:
+            changes["speed_kmh"] = speed
+    starts = _clock(edit.shift_start) if edit.shift_start is not None else vehicle.shift_start
+    ends = _clock(edit.shift_end) if edit.shift_end is not None else vehicle.shift_end
+    if starts is None:
+        problems.add("shift_start", N_("Enter a time as HH:MM."))
+    if ends is None:
+        problems.add("shift_end", N_("Enter a time as HH:MM."))
+    if starts is not None and ends is not None:
+        if ends <= starts:
+            problems.add("shift_end", N_("The shift must end after it starts."))
+        else:
+            changes["shift_start"], changes["shift_end"] = starts, ends
+    if edit.max_distance_km is not None:
+        if edit.max_distance_km in ("", 0):
+            changes["max_distance_km"] = None
+        else:
+            distance = _number(edit.max_distance_km)
+            if distance is None or not 1 <= distance <= 2000:
+                problems.add(
+                    "max_distance_km", N_("Enter a range between 1 and 2000 km, or leave it empty.")
+                )
+            else:
+                changes["max_distance_km"] = distance
+    for name in ("cost_per_km_cents", "cost_per_hour_cents"):
+        raw = getattr(edit, name)
+        if raw is None:
+            continue
+        cents = _whole(raw)
+        if cents is None or not 0 <= cents <= 1_000_000:
+            problems.add(name, N_("Enter a whole number of cents between 0 and 1000000."))
+        else:
+            changes[name] = cents
+    return changes
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip().replace(",", "."))
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _clock(value: object) -> time | None:
+    if isinstance(value, time):
+        return value
+    if not isinstance(value, str):
+        return None
+    try:
+        return time.fromisoformat(value.strip())
+    except ValueError:
+        return None
 
 
 def _whole(value: object) -> int | None:

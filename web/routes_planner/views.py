@@ -24,6 +24,7 @@ from wash_ops.errors import N_, DomainError, InvalidInput
 from wash_ops.routing.jobs import JOBS
 from wash_ops.routing.models import RoutePlan
 from wash_ops.routing.services import (
+    VehicleEdit,
     add_manual_stop,
     assign_courier,
     calendar_for_token,
@@ -228,9 +229,17 @@ def vehicle(vehicle_id: int):
             session,
             actor(),
             vehicle_id,
-            capacity_crates=request.form.get("capacity_crates", ""),
-            courier_id=request.form.get("courier_id", ""),
-            active=request.form.get("active") == "1",
+            VehicleEdit(
+                capacity_crates=request.form.get("capacity_crates", ""),
+                courier_id=request.form.get("courier_id", ""),
+                active=request.form.get("active") == "1",
+                speed_kmh=request.form.get("speed_kmh"),
+                shift_start=request.form.get("shift_start"),
+                shift_end=request.form.get("shift_end"),
+                max_distance_km=request.form.get("max_distance_km"),
+                cost_per_km_cents=request.form.get("cost_per_km_cents"),
+                cost_per_hour_cents=request.form.get("cost_per_hour_cents"),
+            ),
         )
     )
 
