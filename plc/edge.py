@@ -18,11 +18,9 @@ recognised centrally as a duplicate. paho is fed a bounded window of unacknowled
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import queue
-import signal
 import sqlite3
 import threading
 import time
@@ -30,6 +28,7 @@ from collections import deque
 from datetime import datetime
 from pathlib import Path
 
+from plc.background import PollingThread, wait_for_signal
 from plc.mqtt_bridge import connect_properties, mqtt_client
 from plc.poller import Poller
 from wash_ops.config import Settings
@@ -320,28 +319,18 @@ class EdgeWorker:
     ) -> None:
         self.publisher = publisher or EdgePublisher(settings, register_map=register_map)
         self.poller = Poller(register_map, self.publisher.put, host=host, port=port)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread: threading.Thread | None = None
+        self.polling = PollingThread(self.poller)
 
     def start(self) -> None:
         self.publisher.start()
-        started = threading.Event()
-        self._thread = threading.Thread(target=self._poll, args=(started,), name="wash-ops-poller")
-        self._thread.start()
-        started.wait(timeout=5)
+        self.polling.start()
 
     def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join()
+        self.polling.stop()
         self.publisher.stop()
 
     def run_until_signalled(self) -> None:
-        done = threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: done.set())
+        done = wait_for_signal()
         self.start()
         log.info(
             "edge worker polling %s:%s, publishing to %s:%s",
@@ -352,12 +341,3 @@ class EdgeWorker:
         )
         done.wait()
         self.stop()
-
-    def _poll(self, started: threading.Event) -> None:
-        async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-            started.set()
-            await self.poller.run(self._stop)
-
-        asyncio.run(main())

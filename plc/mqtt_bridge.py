@@ -32,6 +32,7 @@ from paho.mqtt.properties import Properties
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from plc.background import STOP, next_batch
 from wash_ops.config import Settings
 from wash_ops.db import unit_of_work, utcnow
 from wash_ops.network.kpi import kpi_messages
@@ -43,7 +44,6 @@ from wash_ops.telemetry.register_map import RegisterMap
 log = logging.getLogger(__name__)
 
 BATCH_WAIT_S = 0.05
-_STOP = object()
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ class MqttBridge:
     def stop(self) -> None:
         """Store what is queued, acknowledge it, say offline, and disconnect."""
         self._stopping.set()
-        self.queue.put(_STOP)
+        self.queue.put(STOP)
         self._writer.join()
         self._kpis.join()
         if self.json_client.is_connected():
@@ -186,7 +186,7 @@ class MqttBridge:
             sock = client.socket()
             if sock is not None:
                 sock.close()
-        self.queue.put(_STOP)
+        self.queue.put(STOP)
         self._writer.join()
 
     def publish_kpis(self) -> int:
@@ -256,7 +256,7 @@ class MqttBridge:
 
     def _write(self) -> None:
         while True:
-            batch, stopping = self._next_batch()
+            batch, stopping = next_batch(self.queue, self.batch_size, BATCH_WAIT_S)
             if batch:
                 self._store(batch)
             if stopping:
@@ -267,28 +267,6 @@ class MqttBridge:
                     except Exception:  # noqa: BLE001 - the log has it; stopping goes on
                         log.exception("recording the dropped messages failed")
                 return
-
-    def _next_batch(self) -> tuple[list[_Queued], bool]:
-        first = self.queue.get()
-        if first is _STOP:
-            return [], True
-        batch = [first]
-        deadline = time.monotonic() + BATCH_WAIT_S
-        while len(batch) < self.batch_size:
-            try:
-                item = self.queue.get_nowait()
-            except queue.Empty:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                try:
-                    item = self.queue.get(timeout=left)
-                except queue.Empty:
-                    break
-            if item is _STOP:
-                return batch, True
-            batch.append(item)  # type: ignore[arg-type]
-        return batch, False  # type: ignore[return-value]
 
     def _store(self, batch: list[_Queued]) -> None:
         messages = [item.message for item in batch]

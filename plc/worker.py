@@ -4,25 +4,23 @@ drains what it holds, then the scheduler."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import queue
-import signal
 import threading
-import time
 from collections.abc import Callable
 from datetime import timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
+from plc.background import STOP, PollingThread, next_batch, wait_for_signal
 from plc.poller import Poller
 from wash_ops.catalogue.services import main_line
 from wash_ops.config import Settings
 from wash_ops.db import unit_of_work, utcnow
 from wash_ops.network.services import network_line_ids, prune_dead_letters
 from wash_ops.routing.services import plan_day
-from wash_ops.telemetry.ingest import Reading, ingest
+from wash_ops.telemetry.ingest import Reading, ingest_many
 from wash_ops.telemetry.register_map import RegisterMap
 from wash_ops.telemetry.rollups import prune_raw, roll_up
 
@@ -31,7 +29,6 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 50
 BATCH_WAIT_S = 0.1
 QUEUE_LIMIT = 20_000
-_STOP = object()
 
 
 class ReadingWriter:
@@ -64,46 +61,25 @@ class ReadingWriter:
 
     def stop(self) -> None:
         """Store everything queued, then end the thread."""
-        self.queue.put(_STOP)
+        self.queue.put(STOP)
         self.thread.join()
 
     def _run(self) -> None:
         while True:
-            batch, stopping = self._next_batch()
+            batch, stopping = next_batch(self.queue, BATCH_SIZE, BATCH_WAIT_S)
             if batch:
                 self._store(batch)
             if stopping:
                 return
-
-    def _next_batch(self) -> tuple[list[Reading], bool]:
-        """What arrived within BATCH_WAIT_S of the first reading, at most BATCH_SIZE of it."""
-        first = self.queue.get()
-        if first is _STOP:
-            return [], True
-        batch = [first]
-        deadline = time.monotonic() + BATCH_WAIT_S
-        while len(batch) < BATCH_SIZE:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            try:
-                item = self.queue.get(timeout=left)
-            except queue.Empty:
-                break
-            if item is _STOP:
-                return batch, True
-            batch.append(item)
-        return batch, False
 
     def _store(self, batch: list[Reading]) -> None:
         stale_after = timedelta(seconds=self.settings.telemetry.stale_after_s)
         try:
             with unit_of_work(self.session_factory) as session:
                 line = main_line(session, self.settings)
-                for reading in batch:
-                    ingest(
-                        session, line, self.register_map, reading, self.settings.zone, stale_after
-                    )
+                ingest_many(
+                    session, line, self.register_map, batch, self.settings.zone, stale_after
+                )
             self.written += len(batch)
         except Exception:  # noqa: BLE001 - the worker must keep running; the next read recounts
             self.failed_batches += 1
@@ -129,29 +105,18 @@ class Worker:
         self.writer = ReadingWriter(session_factory, settings, register_map)
         self.poller = Poller(register_map, self.writer.put, host=host, port=port)
         self.scheduler = BackgroundScheduler(timezone=settings.site.timezone) if schedule else None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread: threading.Thread | None = None
-        self.poll = poll
+        self.polling = PollingThread(self.poller) if poll else None
 
     def start(self) -> None:
         """Run in background threads (the demo and tests); ``stop()`` ends them."""
         self.writer.start()
         self._start_jobs()
-        if not self.poll:  # a central installation fed over MQTT only
-            return
-        started = threading.Event()
-        self._thread = threading.Thread(
-            target=self._poll_thread, args=(started,), name="wash-ops-poller"
-        )
-        self._thread.start()
-        started.wait(timeout=5)
+        if self.polling is not None:  # None: a central installation fed over MQTT only
+            self.polling.start()
 
     def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join()
+        if self.polling is not None:
+            self.polling.stop()
         self.writer.stop()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=True)
@@ -159,13 +124,11 @@ class Worker:
 
     def run_until_signalled(self) -> None:
         """The ``wash-ops worker`` process: runs until SIGTERM or Ctrl+C."""
-        done = threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: done.set())
+        done = wait_for_signal()
         self.start()
         log.info(
             "worker polling %s:%s every %ss"
-            if self.poll
+            if self.polling is not None
             else "worker without polling (%s:%s, %ss)",
             self.poller.host,
             self.poller.port,
@@ -177,15 +140,6 @@ class Worker:
 
     def run_jobs_now(self) -> None:
         self._roll_up()
-
-    def _poll_thread(self, started: threading.Event) -> None:
-        async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-            started.set()
-            await self.poller.run(self._stop)
-
-        asyncio.run(main())
 
     def _start_jobs(self) -> None:
         if self.scheduler is None:

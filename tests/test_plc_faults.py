@@ -265,7 +265,7 @@ def test_exceptions_and_garbage_are_logged_never_stored(
             )
         assert hottest < 110
         assert "rinse_temperature" in caplog.text and "exception response" in caplog.text
-        assert worker.poller.cycles > 0 and worker._thread.is_alive()
+        assert worker.poller.cycles > 0 and worker.polling.is_alive()
     finally:
         worker.stop()
 
