@@ -161,6 +161,13 @@ def test_courier_cannot_open_the_planner(client, published):
     assert client.get("/office/routes").status_code == 403
 
 
+def test_office_sees_the_planned_window_on_the_order(client, published):
+    planner, _courier, order, _stop = published
+    login(client, planner)
+    detail = client.get(f"/office/orders/{order.id}")
+    assert detail.status_code == 200 and 'class="planned"' in detail.text
+
+
 def test_organiser_sees_the_planned_window_and_the_calendar_feed(client, db, published):
     _planner, _courier, order, stop = published
     organiser = next(u for u in order.organisation.users)

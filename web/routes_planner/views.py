@@ -182,7 +182,7 @@ def publish(plan_id: int):
 
 @bp.route("/office/routes/stops/<int:stop_id>/lock", methods=["POST"])
 def lock(stop_id: int):
-    return _stop_action(
+    return _planner_action(
         lambda session: lock_stop(session, actor(), stop_id, request.form.get("locked") == "1")
     )
 
@@ -196,10 +196,12 @@ def move(stop_id: int):
             raise InvalidInput(N_("Choose a vehicle in service."), "vehicle_id")
         return move_stop(session, settings(), actor(), stop_id, int(raw), now())
 
-    return _stop_action(action)
+    return _planner_action(action)
 
 
-def _stop_action(action):
+def _planner_action(action):
+    """A change on the routes page (a stop, a vehicle, a route's courier): back to the page, or
+    the page again with the refusal and nothing changed."""
     session = db_session()
     day = _day(request.form.get("day"))
     if day is None:
@@ -215,7 +217,7 @@ def _stop_action(action):
 
 @bp.route("/office/routes/routes/<int:route_id>/courier", methods=["POST"])
 def route_courier(route_id: int):
-    return _stop_action(
+    return _planner_action(
         lambda session: assign_courier(
             session, actor(), route_id, request.form.get("courier_id", "")
         )
@@ -224,7 +226,7 @@ def route_courier(route_id: int):
 
 @bp.route("/office/routes/vehicles/<int:vehicle_id>", methods=["POST"])
 def vehicle(vehicle_id: int):
-    return _stop_action(
+    return _planner_action(
         lambda session: update_vehicle(
             session,
             actor(),

@@ -38,6 +38,7 @@ bp = Blueprint("supervisor", __name__)
 LIVE_CACHE_S = 0.5
 restrict_to(bp, [Role.SUPERVISOR, Role.PLANNER, Role.ADMIN])
 
+THROUGHPUT_DAYS = 14  # the throughput page's days against capacity and plan
 LIVE_SECTIONS = {
     "line-state": "supervisor/_state.html",
     "line-figures": "supervisor/_figures.html",
@@ -194,7 +195,7 @@ def throughput():
     session = db_session()
     hours = hours_today(session, settings(), register_map(), line.id, board.plan, board.at)
     today = board.at.astimezone(settings().zone).date()
-    due = cups_due_by_day(session, line.id, today - timedelta(days=13), today)
+    first = today - timedelta(days=THROUGHPUT_DAYS - 1)
     days = last_days(
         session,
         settings(),
@@ -203,7 +204,8 @@ def throughput():
         calendar_for(settings(), line),
         board.cups_today,
         board.at,
-        due=due,
+        days=THROUGHPUT_DAYS,
+        due=cups_due_by_day(session, line.id, first, today),
     )
     return render_template(
         "supervisor/throughput.html", line=line, board=board, hours=hours, days=days
