@@ -7,8 +7,8 @@ What it does, in one run:
    upgrades it, seeds the demo (organisations, orders, stock) and writes a year of the line's
    history with ``history_data.write_year_of_rollups`` (hour and day roll-ups for 365 days,
    minute roll-ups for the last 14, state periods with stop reasons, counter cursors), then the
-   last hour's raw rows as a worker polling every second leaves them (counter increments and
-   gauge samples, one a second), and a few alarms needing attention;
+   last hour's readings as a worker polling every second leaves them (one row a second with its
+   gauge values and counter increments), and a few alarms needing attention;
 2. starts the app under gunicorn (2 workers × 4 threads, as in production, in its own
    processes) on a free port;
 3. logs five tablets in as the demo's supervisor, each with its own session, and lets each poll
@@ -60,7 +60,7 @@ from wash_ops.config import load_settings  # noqa: E402
 from wash_ops.db import make_engine, make_session_factory, unit_of_work, utcnow  # noqa: E402
 from wash_ops.demo import DEMO_PASSWORD, seed_demo  # noqa: E402
 from wash_ops.migrate import upgrade  # noqa: E402
-from wash_ops.telemetry.models import Alarm, CounterIncrement, TagSample  # noqa: E402
+from wash_ops.telemetry.models import Alarm, LineReading  # noqa: E402
 from wash_ops.telemetry.register_map import TagRole, load_register_map  # noqa: E402
 
 TABLETS = 5
@@ -89,7 +89,7 @@ def prepare(url: str, days: int) -> dict[str, int]:
         line_id = main_line(session, settings).id
     seeded = time.perf_counter() - started
     figures = write_year_of_rollups(factory, settings, register_map, line_id, now, days=days)
-    raw = _last_hour_raw(factory, register_map, line_id, now)
+    readings, values = _last_hour_raw(factory, register_map, line_id, now)
     with unit_of_work(factory) as session:
         for minutes, code in ((3, "jam"), (9, "low_detergent")):
             session.add(
@@ -106,24 +106,29 @@ def prepare(url: str, days: int) -> dict[str, int]:
     print(
         f"database: demo seeded in {seeded:.1f} s; {figures.rows['tag_rollups']:,} roll-up rows "
         f"and {figures.rows['state_periods']:,} state periods for {days} days in "
-        f"{figures.seconds:.1f} s; {raw:,} raw rows for the last hour; {alarms} alarms"
+        f"{figures.seconds:.1f} s; {readings:,} readings ({values:,} values) for the last "
+        f"hour; {alarms} alarms"
     )
     return {"line_id": line_id}
 
 
-def _last_hour_raw(factory, register_map, line_id: int, now: datetime) -> int:
-    """One row a second for the last hour: what the rate windows of the live update read."""
+def _last_hour_raw(factory, register_map, line_id: int, now: datetime) -> tuple[int, int]:
+    """One reading a second for the last hour, each counter adding 1 and each gauge at 50.0:
+    what the rate windows of the live update read. Returns (readings, values in them)."""
     counters = [tag.name for tag in register_map.with_role(TagRole.COUNTER)]
     gauges = [tag.name for tag in register_map.with_role(TagRole.GAUGE)]
-    increments, samples = [], []
-    for second in range(3600):
-        at = now - timedelta(seconds=3600 - second)
-        increments += [{"line_id": line_id, "tag": name, "at": at, "delta": 1} for name in counters]
-        samples += [{"line_id": line_id, "tag": name, "at": at, "value": 50.0} for name in gauges]
+    readings = [
+        {
+            "line_id": line_id,
+            "at": now - timedelta(seconds=3600 - second),
+            "gauges": dict.fromkeys(gauges, 50.0),
+            "counts": dict.fromkeys(counters, 1),
+        }
+        for second in range(3600)
+    ]
     with unit_of_work(factory) as session:
-        session.execute(insert(CounterIncrement.__table__), increments)
-        session.execute(insert(TagSample.__table__), samples)
-    return len(increments) + len(samples)
+        session.execute(insert(LineReading.__table__), readings)
+    return len(readings), len(readings) * (len(counters) + len(gauges))
 
 
 def free_port() -> int:

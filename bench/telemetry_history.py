@@ -13,7 +13,9 @@ What it does, in one run:
      hours on DST changes), as ``roll_up`` makes them. Rows go in in time order, tags
      interleaved, as the roll-up job writes them, with SQLAlchemy Core ``executemany`` a day
      at a time, in one transaction;
-   - ``--raw-hours`` (24) of raw one-second samples and counter increments for the same tags;
+   - ``--raw-hours`` (24) of raw one-second readings for the same tags (``line_readings``: a
+     row a second with every gauge's value and every counter's increment), Core
+     ``executemany`` too;
    - the line's ``LineLive`` row, its ``CounterCursor`` rows and ``RollupCursor`` rows, and
      ``--alarms-per-day`` alarms a day over the period (all returned and acknowledged but for
      two active and three unacknowledged ones);
@@ -71,12 +73,11 @@ from wash_ops.migrate import upgrade
 from wash_ops.telemetry.models import (
     Alarm,
     CounterCursor,
-    CounterIncrement,
     LineLive,
+    LineReading,
     Resolution,
     RollupCursor,
     TagRollup,
-    TagSample,
 )
 from wash_ops.telemetry.packml import PackMLState
 from wash_ops.telemetry.queries import line_status, tag_series
@@ -250,6 +251,7 @@ class LoadFigures:
     rollup_rows: dict[Resolution, int] = field(default_factory=dict)
     rollup_seconds: float = 0.0
     raw_rows: int = 0
+    raw_values: int = 0
     raw_seconds: float = 0.0
     other_rows: int = 0
     other_seconds: float = 0.0
@@ -390,37 +392,37 @@ def load_raw(
     start: datetime,
     end: datetime,
     waves: Waves,
-) -> int:
-    """One-second samples (gauges) and increments (counters) in [start, end), time order."""
+) -> tuple[int, int]:
+    """One reading a second in [start, end), time order: every gauge's value and every
+    counter's increment. Returns (readings, values in them)."""
     gauges = [tag.name for tag in tags if tag.role is TagRole.GAUGE]
     counters = [tag.name for tag in tags if tag.role is TagRole.COUNTER]
-    sample_statement, increment_statement = insert(TagSample), insert(CounterIncrement)
-    samples: list[dict[str, object]] = []
-    increments: list[dict[str, object]] = []
-    written = 0
+    statement = insert(LineReading.__table__)
+    readings: list[dict[str, object]] = []
+    written = values = 0
     second = timedelta(seconds=1)
     at = start
     with engine.begin() as connection:
         while at < end:
             minute_of_day = (at.hour * 60 + at.minute) % 1440
-            for name in gauges:
-                value = waves.gauge(name, minute_of_day)[0]
-                samples.append({"line_id": line_id, "tag": name, "at": at, "value": value})
-            for name in counters:
-                delta = max(1, round(waves.counter(name, minute_of_day) / SECONDS_PER_MINUTE))
-                increments.append({"line_id": line_id, "tag": name, "at": at, "delta": delta})
-            if len(samples) >= 20_000:
-                connection.execute(sample_statement, samples)
-                connection.execute(increment_statement, increments)
-                written += len(samples) + len(increments)
-                samples, increments = [], []
+            reading_gauges = {name: waves.gauge(name, minute_of_day)[0] for name in gauges}
+            counts = {
+                name: max(1, round(waves.counter(name, minute_of_day) / SECONDS_PER_MINUTE))
+                for name in counters
+            }
+            readings.append(
+                {"line_id": line_id, "at": at, "gauges": reading_gauges, "counts": counts}
+            )
+            values += len(reading_gauges) + len(counts)
+            if len(readings) >= 5_000:
+                connection.execute(statement, readings)
+                written += len(readings)
+                readings = []
             at += second
-        if samples:
-            connection.execute(sample_statement, samples)
-        if increments:
-            connection.execute(increment_statement, increments)
-        written += len(samples) + len(increments)
-    return written
+        if readings:
+            connection.execute(statement, readings)
+        written += len(readings)
+    return written, values
 
 
 def load_live(
@@ -676,7 +678,7 @@ def _run_on(
     load.rollup_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    load.raw_rows = load_raw(
+    load.raw_rows, load.raw_values = load_raw(
         engine, line_id, tags, now - timedelta(hours=options.raw_hours), now, waves
     )
     load.raw_seconds = time.perf_counter() - started
@@ -740,9 +742,9 @@ def print_report(report: Report, options: Options) -> None:
         f"({load.rollups / load.rollup_seconds:,.0f} rows/s; Core executemany, 1 transaction)"
     )
     print(
-        f"      {load.raw_rows:,} raw rows ({options.raw_hours} h of one-second samples and "
-        f"increments) in {load.raw_seconds:.1f} s; {load.other_rows:,} live, cursor and alarm "
-        f"rows in {load.other_seconds:.1f} s"
+        f"      {load.raw_rows:,} raw readings ({load.raw_values:,} values: {options.raw_hours} h "
+        f"of one-second gauge values and counter increments) in {load.raw_seconds:.1f} s; "
+        f"{load.other_rows:,} live, cursor and alarm rows in {load.other_seconds:.1f} s"
     )
     after = []
     if load.vacuum_seconds is not None:

@@ -4,7 +4,7 @@ worker had polled it all along.
 `backfill` runs `LineModel` from ``start`` to ``end`` and writes what `ingest` and `roll_up`
 would have left behind had a worker read the simulated PLC every ``step_s`` seconds:
 
-- gauge samples (`TagSample`) and counter increments (`CounterIncrement`) every ``step_s``;
+- readings (`LineReading`: gauge values and counter increments) every ``step_s``;
 - state periods (`StatePeriod`) with their stop reasons, exact to the model's step
   (``model_step_s``, 5 s by default: a day of the line model takes about 0.2 s at 5 s against
   about 0.9 s at the simulator's 1 s); the last period is left open, as a worker leaves it;
@@ -46,13 +46,12 @@ from wash_ops.telemetry.models import (
     AlarmEvent,
     AlarmJournalEntry,
     CounterCursor,
-    CounterIncrement,
     LineLive,
+    LineReading,
     Resolution,
     RollupCursor,
     StatePeriod,
     TagRollup,
-    TagSample,
 )
 from wash_ops.telemetry.packml import PackMLState
 from wash_ops.telemetry.register_map import RegisterMap, Tag, TagRole
@@ -218,12 +217,11 @@ class _Writer:
         self.buckets: dict[Resolution, dict[tuple[str, datetime], Aggregate]] = {
             resolution: {} for resolution in Resolution
         }
-        self.samples: list[dict[str, Any]] = []
-        self.increments: list[dict[str, Any]] = []
+        self.readings: list[dict[str, Any]] = []
         self.periods: list[dict[str, Any]] = []
         self.alarm_events: list[tuple[str, int, datetime]] = []  # (raise|return, bit, at)
         self.rows: dict[str, int] = dict.fromkeys(
-            ("tag_samples", "counter_increments", "state_periods", "alarms", "tag_rollups"), 0
+            ("line_readings", "state_periods", "alarms", "tag_rollups"), 0
         )
         self.last_values: dict[str, float] = {}
         self._sample(self.at, values, count=False)
@@ -288,14 +286,14 @@ class _Writer:
         return int(raw_value(tag, values[tag.name]))
 
     def _sample(self, at: datetime, values: Mapping[str, float | int], *, count: bool) -> None:
+        gauges: dict[str, float] = {}
+        counts: dict[str, int] = {}
         for tag in self.gauges:
             raw = raw_value(tag, values[tag.name])
             value = raw * tag.scale + tag.offset
             if not tag.in_range(value):
                 continue  # what ingest would reject
-            self.samples.append(
-                {"line_id": self.line_id, "tag": tag.name, "at": at, "value": value}
-            )
+            gauges[tag.name] = value
             self._aggregate(tag.name, at, value)
             self.last_values[tag.name] = value
         day = at.astimezone(self.model.profile.zone).date()
@@ -309,10 +307,12 @@ class _Writer:
             if count and delta > 0:
                 self.day_total[tag.name] += delta
                 self.total[tag.name] += delta
-                self.increments.append(
-                    {"line_id": self.line_id, "tag": tag.name, "at": at, "delta": delta}
-                )
+                counts[tag.name] = delta
                 self._aggregate(tag.name, at, float(delta))
+        if gauges or counts:
+            self.readings.append(
+                {"line_id": self.line_id, "at": at, "gauges": gauges, "counts": counts}
+            )
         if self.with_reasons:
             self.last_values[self.register_map.stop_reason_tag] = int(values["stop_reason"])
         self.at = at
@@ -337,17 +337,14 @@ class _Writer:
     # --- storing ----------------------------------------------------------------------------
 
     def flush(self, session: Session, until: datetime, *, final: bool) -> None:
-        if self.samples:
-            session.execute(insert(TagSample.__table__), self.samples)
-        if self.increments:
-            session.execute(insert(CounterIncrement.__table__), self.increments)
+        if self.readings:
+            session.execute(insert(LineReading.__table__), self.readings)
         periods = self.periods + ([self._period_row(self.period, None)] if final else [])
         if periods:
             session.execute(insert(StatePeriod.__table__), periods)
-        self.rows["tag_samples"] += len(self.samples)
-        self.rows["counter_increments"] += len(self.increments)
+        self.rows["line_readings"] += len(self.readings)
         self.rows["state_periods"] += len(periods)
-        self.samples, self.increments, self.periods = [], [], []
+        self.readings, self.periods = [], []
         self._store_alarms(session)
         self._store_rollups(session, until, final=final)
         if final:
@@ -355,7 +352,7 @@ class _Writer:
 
     def _store_rollups(self, session: Session, until: datetime, *, final: bool) -> None:
         """The roll-ups `roll_up` makes of these rows, up to the last complete bucket before
-        ``until``: minutes from the samples, hours from the minutes, days from the hours, in
+        ``until``: minutes from the readings, hours from the minutes, days from the hours, in
         time order as it adds them (so that even the floating-point totals are the same)."""
         rows: list[dict[str, Any]] = []
         for resolution, coarser in (

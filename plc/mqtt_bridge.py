@@ -12,12 +12,15 @@ Two paho clients, because the two protocols want different sessions:
 
 The network threads only put messages in a bounded queue and never wait: QoS 1 is throttled by
 the broker (at most ``receive_maximum`` unacknowledged messages, fewer than the queue holds);
-QoS 0 messages that find the queue full are counted and reported as one dead letter. A writer
-thread takes batches from the queue, stores each in one transaction, then acknowledges it.
+QoS 0 messages that find the queue full are counted and reported as one dead letter. A
+forwarding thread takes batches off the queue and hands them to the store (``plc.mqtt_store``:
+a process of its own by default), which stores each in one transaction; when a batch's outcome
+comes back, its messages are acknowledged.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import ssl
@@ -29,30 +32,22 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from plc.background import STOP, next_batch
+from plc.mqtt_store import Batch, BatchStorer, Stored, StoreGone, StoreProcess, StoreThread
 from wash_ops.config import Settings
-from wash_ops.db import unit_of_work, utcnow
+from wash_ops.db import utcnow
 from wash_ops.network.kpi import kpi_messages
-from wash_ops.network.messages import DeadReason
-from wash_ops.network.services import BatchResult, Incoming, NetworkIngest
+from wash_ops.network.services import check_network_config
 from wash_ops.network.sparkplug import SPARKPLUG_NAMESPACE
 from wash_ops.telemetry.register_map import RegisterMap
 
 log = logging.getLogger(__name__)
 
 BATCH_WAIT_S = 0.05
-
-
-@dataclass(frozen=True)
-class _Queued:
-    message: Incoming
-    client: mqtt.Client
-    mid: int
-    qos: int
-    generation: int
+RESTART_DELAY_S = 1.0
+STOP_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -65,6 +60,8 @@ class BridgeStats:
     batches: int = 0
     failed_batches: int = 0
     connects: int = 0
+    store_restarts: int = 0
+    store_cpu_s: float = 0.0
     dead_by_reason: dict[str, int] = field(default_factory=dict)
 
 
@@ -111,13 +108,13 @@ class MqttBridge:
         port: int | None = None,
     ) -> None:
         config = settings.mqtt
+        check_network_config(settings, register_map)
         self.settings = settings
+        self.register_map = register_map
         self.session_factory = session_factory
         self.host = host or config.host
         self.port = port or config.port
         self.client_id = client_id or config.client_id
-        self.register_map = register_map
-        self.ingest = NetworkIngest(settings, register_map)
         self.queue: queue.Queue[object] = queue.Queue(maxsize=config.queue_size)
         self.stats = BridgeStats()
         self.max_payload = config.max_payload_bytes
@@ -126,7 +123,13 @@ class MqttBridge:
         self._generation = 0
         self._dropped_reported = 0
         self._stopping = threading.Event()
+        self._killed = False
         self.connected = threading.Event()
+        # Batches handed to the store and not yet stored, by number: the batch, and for each
+        # of its messages what acknowledging it takes (client, mid, qos, session generation).
+        self._pending: dict[int, tuple[Batch, list[tuple[mqtt.Client, int, int, int]]]] = {}
+        self._pending_lock = threading.Lock()
+        self._numbers = itertools.count(1)
         self.json_client = mqtt_client(settings, self.client_id, persistent=True, manual_ack=True)
         self.json_client.will_set(self.status_topic, b"offline", qos=1, retain=True)
         self.json_client.on_connect = self._on_json_connect
@@ -135,15 +138,17 @@ class MqttBridge:
         self.spb_client = mqtt_client(settings, self.client_id + "-spb", persistent=False)
         self.spb_client.on_connect = self._on_spb_connect
         self.spb_client.on_message = self._on_message
-        self._writer = threading.Thread(
-            target=self._write, name="wash-ops-mqtt-writer", daemon=True
+        self._store = self._new_store()
+        self._forwarder = threading.Thread(
+            target=self._forward, name="wash-ops-mqtt-forwarder", daemon=True
         )
         self._kpis = threading.Thread(target=self._publish_kpis, name="wash-ops-kpi", daemon=True)
 
     # --- life cycle ---------------------------------------------------------------------
 
     def start(self) -> None:
-        self._writer.start()
+        self._store.start()
+        self._forwarder.start()
         self._kpis.start()
         keepalive = self.settings.mqtt.keepalive_s
         self.json_client.connect_async(
@@ -165,10 +170,17 @@ class MqttBridge:
         log.info("MQTT bridge connecting to %s:%s as %s", self.host, self.port, self.client_id)
 
     def stop(self) -> None:
-        """Store what is queued, acknowledge it, say offline, and disconnect."""
+        """Store what is queued, acknowledge it, say offline, and disconnect. A store that
+        cannot finish within ``STOP_TIMEOUT_S`` (the database is away) is ended: the broker
+        sends again what was not acknowledged."""
         self._stopping.set()
         self.queue.put(STOP)
-        self._writer.join()
+        self._forwarder.join(timeout=STOP_TIMEOUT_S)
+        if self._forwarder.is_alive() or not self._store.close(timeout=STOP_TIMEOUT_S):
+            log.warning("the MQTT store did not finish in %s s; ending it", STOP_TIMEOUT_S)
+            self._killed = True
+            self._store.kill()
+            self._forwarder.join()
         self._kpis.join()
         if self.json_client.is_connected():
             info = self.json_client.publish(self.status_topic, b"offline", qos=1, retain=True)
@@ -180,14 +192,24 @@ class MqttBridge:
 
     def kill(self) -> None:
         """End abruptly, as a crash would (tests): nothing more is stored or acknowledged."""
+        self._killed = True
         self._stopping.set()
         for client in (self.json_client, self.spb_client):
             client.loop_stop()
             sock = client.socket()
             if sock is not None:
                 sock.close()
+        self._store.kill()
         self.queue.put(STOP)
-        self._writer.join()
+        self._forwarder.join()
+
+    def store_pid(self) -> int | None:
+        """The store process's id (None: it stores in a thread of this process)."""
+        return getattr(self._store, "pid", None)
+
+    def is_alive(self) -> bool:
+        """The forwarding thread runs (the store is restarted when it ends)."""
+        return self._forwarder.is_alive()
 
     def publish_kpis(self) -> int:
         """Publish every line's KPIs, retained; returns how many were sent."""
@@ -238,8 +260,11 @@ class MqttBridge:
         size = len(payload)
         if size > self.max_payload:
             payload = payload[: self.max_payload + 1]
-        item = _Queued(
-            Incoming(message.topic, payload, utcnow(), size),
+        item = (
+            message.topic,
+            payload,
+            utcnow(),
+            size,
             client,
             message.mid,
             message.qos,
@@ -252,97 +277,86 @@ class MqttBridge:
             # an unacknowledged QoS 1 message would come again after a reconnect.
             self.stats.dropped += 1
 
-    # --- the writer ---------------------------------------------------------------------------
+    # --- to the store and back ----------------------------------------------------------------
 
-    def _write(self) -> None:
+    def _new_store(self) -> StoreProcess | StoreThread:
+        if self.settings.mqtt.store_process:
+            url = self.session_factory.kw["bind"].url.render_as_string(hide_password=False)
+            return StoreProcess(
+                self.settings, self.register_map, url, self.status_topic, self._stored
+            )
+        storer = BatchStorer(
+            self.settings,
+            self.register_map,
+            self.session_factory,
+            self.status_topic,
+            stopping=self._stopping.is_set,
+        )
+        return StoreThread(storer, self._stored)
+
+    def _forward(self) -> None:
         while True:
-            batch, stopping = next_batch(self.queue, self.batch_size, BATCH_WAIT_S)
-            if batch:
-                self._store(batch)
+            items, stopping = next_batch(self.queue, self.batch_size, BATCH_WAIT_S)
+            dropped = self.stats.dropped - self._dropped_reported
+            if items or dropped:
+                self._dropped_reported += dropped
+                batch = Batch(next(self._numbers), [item[:4] for item in items], dropped)  # type: ignore[index]
+                with self._pending_lock:
+                    self._pending[batch.number] = (batch, [item[4:] for item in items])  # type: ignore[index,misc]
+                self._send(batch)
             if stopping:
-                if self.stats.dropped > self._dropped_reported:
-                    try:
-                        with unit_of_work(self.session_factory) as session:
-                            self._report_overflow(session)
-                    except Exception:  # noqa: BLE001 - the log has it; stopping goes on
-                        log.exception("recording the dropped messages failed")
                 return
 
-    def _store(self, batch: list[_Queued]) -> None:
-        messages = [item.message for item in batch]
-        delay = 0.1
-        while True:
+    def _send(self, batch: Batch) -> None:
+        while not self._killed:
             try:
-                with unit_of_work(self.session_factory) as session:
-                    result = self.ingest.store(session, messages)
-                    self._report_overflow(session)
-                break
-            except (OperationalError, InterfaceError):
-                # The database is away: keep the batch (unacknowledged) and try again.
-                if self._stopping.is_set():
-                    return
-                self.stats.failed_batches += 1
-                log.exception("storing %s MQTT messages failed; retrying", len(batch))
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
-            except Exception:  # noqa: BLE001 - one bad message must not stop the bridge
-                self.stats.failed_batches += 1
-                log.exception("a batch of %s MQTT messages failed; storing one by one", len(batch))
-                result = self._store_one_by_one(messages)
-                break
-        self._acknowledge(batch)
-        self._count(result)
+                self._store.send(batch)
+                return
+            except StoreGone as gone:
+                log.error("the MQTT store ended (%s); starting it again", gone)
+            except Exception:  # noqa: BLE001 - the forwarder must go on with the next batch
+                log.exception("storing a batch of %s MQTT messages failed", len(batch.messages))
+                return
+            self._restart_store(before=batch.number)
+
+    def _restart_store(self, before: int) -> None:
+        """A new store, sent again the batches before ``before`` that were not stored."""
+        self.stats.store_restarts += 1
+        time.sleep(RESTART_DELAY_S)
+        if self._killed:
+            return
+        self._store = self._new_store()
+        self._store.start()
+        with self._pending_lock:
+            earlier = [
+                sent for number, (sent, _) in sorted(self._pending.items()) if number < before
+            ]
+        try:
+            for sent in earlier:
+                self._store.send(sent)
+        except StoreGone:
+            pass  # _send finds it gone again and starts another
+
+    def _stored(self, outcome: Stored) -> None:
+        """A batch's transaction committed: acknowledge its messages, count, answer."""
+        with self._pending_lock:
+            pending = self._pending.pop(outcome.number, None)
+        if pending is None:
+            return  # stored again after the store was restarted: counted the first time
+        acks = pending[1]
+        generation = self._generation
+        for client, mid, qos, sent_in in acks:
+            if qos and sent_in == generation:
+                client.ack(mid, qos)
+        result = outcome.result
+        stats = self.stats
+        stats.batches += 1
+        stats.failed_batches += outcome.failed_attempts
+        stats.store_cpu_s += outcome.cpu_s
+        stats.stored += result.stored
+        stats.duplicates += result.duplicates
+        stats.dead += result.dead_total
+        for reason, count in result.dead.items():
+            stats.dead_by_reason[reason] = stats.dead_by_reason.get(reason, 0) + count
         for command in result.commands:
             self.spb_client.publish(command.topic, command.payload, qos=0)
-
-    def _store_one_by_one(self, messages: list[Incoming]) -> BatchResult:
-        """Each message in its own transaction; one that still fails becomes a dead letter."""
-        total = BatchResult()
-        for message in messages:
-            try:
-                with unit_of_work(self.session_factory) as session:
-                    result = self.ingest.store(session, [message])
-            except (OperationalError, InterfaceError):
-                raise
-            except Exception as error:  # noqa: BLE001 - kept with its reason instead
-                with unit_of_work(self.session_factory) as session:
-                    self.ingest.dead_letter(
-                        session,
-                        message,
-                        DeadReason.STORE_FAILED,
-                        f"{type(error).__name__}: {error}",
-                    )
-                total.dead[DeadReason.STORE_FAILED] = total.dead.get(DeadReason.STORE_FAILED, 0) + 1
-                continue
-            total.stored += result.stored
-            total.duplicates += result.duplicates
-            total.ignored += result.ignored
-            total.commands.extend(result.commands)
-            for reason, count in result.dead.items():
-                total.dead[reason] = total.dead.get(reason, 0) + count
-        return total
-
-    def _acknowledge(self, batch: list[_Queued]) -> None:
-        generation = self._generation
-        for item in batch:
-            if item.qos and item.generation == generation:
-                item.client.ack(item.mid, item.qos)
-
-    def _count(self, result: BatchResult) -> None:
-        self.stats.batches += 1
-        self.stats.stored += result.stored
-        self.stats.duplicates += result.duplicates
-        self.stats.dead += result.dead_total
-        for reason, count in result.dead.items():
-            self.stats.dead_by_reason[reason] = self.stats.dead_by_reason.get(reason, 0) + count
-
-    def _report_overflow(self, session: Session) -> None:
-        dropped = self.stats.dropped
-        if dropped > self._dropped_reported:
-            self.ingest.dead_letter(
-                session,
-                Incoming(self.status_topic, b"", utcnow()),
-                DeadReason.OVERFLOW,
-                f"{dropped - self._dropped_reported} QoS 0 messages dropped: the queue was full",
-            )
-            self._dropped_reported = dropped

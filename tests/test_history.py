@@ -20,13 +20,14 @@ from wash_ops.telemetry.models import (
     AlarmEvent,
     AlarmJournalEntry,
     CounterCursor,
-    CounterIncrement,
+    LineReading,
     Resolution,
     RollupCursor,
     StatePeriod,
     TagRollup,
 )
 from wash_ops.telemetry.packml import PackMLState
+from wash_ops.telemetry.readings import counted_sum
 from wash_ops.telemetry.register_map import TagRole, load_register_map
 from wash_ops.telemetry.rollups import roll_up
 
@@ -59,6 +60,13 @@ def history(db, session_factory, settings, register_map, span, make_user):
 
 def counters(register_map):
     return [tag for tag in register_map.with_role(TagRole.COUNTER)]
+
+
+def added(db, line_id: int, tag: str, *window) -> int | None:
+    """What the counter added at the stored readings in ``window`` (None: no reading at all)."""
+    return db.scalar(
+        select(func.sum(LineReading.counted(tag))).where(LineReading.line_id == line_id, *window)
+    )
 
 
 def test_state_periods_cover_the_span_without_gaps_or_overlaps(db, history, span):
@@ -102,23 +110,12 @@ def test_day_totals_of_counters_equal_the_truth_and_the_day_rollups(
     ).all()
     assert {rollup.bucket for rollup in day} == {start.astimezone(UTC)}  # today is not complete
     for tag in counters(register_map):
-        increments = db.scalar(
-            select(func.sum(CounterIncrement.delta)).where(
-                CounterIncrement.line_id == line_id,
-                CounterIncrement.tag == tag.name,
-                CounterIncrement.at >= start,
-                CounterIncrement.at < midnight,
-            )
+        increments = added(
+            db, line_id, tag.name, LineReading.at >= start, LineReading.at < midnight
         )
         rollup = next(rollup for rollup in day if rollup.tag == tag.name)
         # the midnight sample counts the last minute of the day into the next day, as ingest does
-        last_minute = db.scalar(
-            select(func.coalesce(func.sum(CounterIncrement.delta), 0)).where(
-                CounterIncrement.line_id == line_id,
-                CounterIncrement.tag == tag.name,
-                CounterIncrement.at == midnight,
-            )
-        )
+        last_minute = counted_sum(db, line_id, tag.name, LineReading.at == midnight)
         assert rollup.total == increments
         assert increments + last_minute == raw_value(tag, day_values[tag.name])
     assert result.counter_totals["cups_washed"] > 40_000  # a working day's cups
@@ -127,18 +124,8 @@ def test_day_totals_of_counters_equal_the_truth_and_the_day_rollups(
     final = result.model.values()
     for tag in counters(register_map):
         cursor = cursors[tag.name]
-        counted = db.scalar(
-            select(func.sum(CounterIncrement.delta)).where(
-                CounterIncrement.line_id == line_id, CounterIncrement.tag == tag.name
-            )
-        )
-        today = db.scalar(
-            select(func.sum(CounterIncrement.delta)).where(
-                CounterIncrement.line_id == line_id,
-                CounterIncrement.tag == tag.name,
-                CounterIncrement.at >= midnight,
-            )
-        )
+        counted = added(db, line_id, tag.name)
+        today = added(db, line_id, tag.name, LineReading.at >= midnight)
         assert cursor.total == counted == result.counter_totals[tag.name]
         assert cursor.raw == counted  # the model's register, which started at 0
         assert cursor.day == midnight.date() and cursor.day_total == today
@@ -285,11 +272,7 @@ def test_live_readings_carry_on_from_the_history(
             assert cursor.total == register
         else:  # history, then all that the new simulator counted
             assert cursor.total == before[tag.name] + register
-        counted = db.scalar(
-            select(func.sum(CounterIncrement.delta)).where(
-                CounterIncrement.line_id == line_id, CounterIncrement.tag == tag.name
-            )
-        )
+        counted = added(db, line_id, tag.name)
         assert counted == cursor.total
     periods = db.scalars(
         select(StatePeriod).where(StatePeriod.line_id == line_id).order_by(StatePeriod.started_at)

@@ -1,4 +1,4 @@
-"""ingest_many stores a batch exactly as ingest stores its readings one by one: samples,
+"""ingest_many stores a batch exactly as ingest stores its readings one by one: gauge values,
 counter increments (restarts and rollover included), state periods with stop reasons, alarms,
 failed reads and the line's live state."""
 
@@ -15,10 +15,9 @@ from wash_ops.telemetry.ingest import Quality, Reading, ingest, ingest_many
 from wash_ops.telemetry.models import (
     Alarm,
     CounterCursor,
-    CounterIncrement,
     LineLive,
+    LineReading,
     StatePeriod,
-    TagSample,
 )
 from wash_ops.telemetry.register_map import load_register_map
 
@@ -61,10 +60,14 @@ def snapshot(db, line_id: int) -> dict[str, object]:
 
     live = db.get(LineLive, line_id)
     return {
-        "samples": rows(TagSample, TagSample.tag, TagSample.at, TagSample.value),
-        "increments": rows(
-            CounterIncrement, CounterIncrement.tag, CounterIncrement.at, CounterIncrement.delta
-        ),
+        "readings": [
+            tuple(row)
+            for row in db.execute(
+                select(LineReading.at, LineReading.gauges, LineReading.counts)
+                .where(LineReading.line_id == line_id)
+                .order_by(LineReading.at, LineReading.id)
+            )
+        ],
         "cursors": rows(
             CounterCursor,
             CounterCursor.tag,
@@ -117,6 +120,7 @@ def test_a_batch_stores_what_one_by_one_stores(db, settings, batch):
     db.flush()
     db.expire_all()
     expected, got = snapshot(db, one.id), snapshot(db, other.id)
-    assert len(expected["samples"]) > 700 and len(expected["periods"]) >= 4
-    assert expected["alarms"] and expected["increments"]
+    gauge_values = sum(len(gauges) for _at, gauges, _counts in expected["readings"])
+    assert gauge_values > 700 and len(expected["periods"]) >= 4
+    assert expected["alarms"] and any(counts for _at, _gauges, counts in expected["readings"])
     assert got == expected

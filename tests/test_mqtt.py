@@ -3,6 +3,9 @@ restart and a bridge restart, each message stored exactly once; duplicates are r
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 from sqlalchemy import func, select
 
@@ -14,7 +17,7 @@ from wash_ops.catalogue.services import sync_from_settings
 from wash_ops.db import make_engine, make_session_factory, unit_of_work
 from wash_ops.migrate import upgrade
 from wash_ops.network.models import NetworkSource
-from wash_ops.telemetry.models import CounterCursor, TagSample
+from wash_ops.telemetry.models import CounterCursor, LineReading
 from wash_ops.telemetry.register_map import load_register_map
 
 TOPIC = "wash-ops/GEN/L1/telemetry"
@@ -75,7 +78,9 @@ def stored(factory) -> tuple[int, int, int]:
     with factory() as session:
         messages = session.scalar(select(func.sum(NetworkSource.messages))) or 0
         samples = session.scalar(
-            select(func.count()).select_from(TagSample).where(TagSample.tag == "speed")
+            select(func.count())
+            .select_from(LineReading)
+            .where(LineReading.gauge("speed").is_not(None))
         )
         cursor = session.scalar(select(CounterCursor).where(CounterCursor.tag == "cups_washed"))
         return messages, samples, cursor.total if cursor else 0
@@ -84,7 +89,9 @@ def stored(factory) -> tuple[int, int, int]:
 def distinct_sample_times(factory) -> int:
     with factory() as session:
         return session.scalar(
-            select(func.count(func.distinct(TagSample.at))).where(TagSample.tag == "speed")
+            select(func.count(func.distinct(LineReading.at))).where(
+                LineReading.gauge("speed").is_not(None)
+            )
         )
 
 
@@ -137,6 +144,33 @@ def test_bridge_killed_mid_stream_loses_and_doubles_nothing(
         sender.disconnect()
     assert stored(line_db) == (STREAM, STREAM, STREAM - 1)
     assert distinct_sample_times(line_db) == STREAM
+
+
+def test_a_store_process_that_dies_mid_stream_is_started_again_and_nothing_is_lost_or_doubled(
+    settings, register_map, any_db, broker
+):
+    """The store runs in a process of its own (mqtt.store_process, the default): killed while
+    batches are on their way, it is started again, and the batches it had not answered are
+    stored by the new one; what the dead one had committed is recognised, not doubled."""
+    assert settings.mqtt.store_process
+    bridge = make_bridge(settings, register_map, any_db, broker)
+    sender = publisher(broker.port)
+    try:
+        for seq in range(STREAM // 2):
+            sender.publish(TOPIC, telemetry(seq), qos=1)
+        wait_for(lambda: bridge.stats.stored >= STREAM // 10, 30, "a tenth of the stream")
+        os.kill(bridge.store_pid(), signal.SIGKILL)
+        for seq in range(STREAM // 2, STREAM):
+            sender.publish(TOPIC, telemetry(seq), qos=1)
+        wait_for(lambda: stored(any_db)[0] >= STREAM, 60, "the whole stream after the restart")
+    finally:
+        sender.loop_stop()
+        sender.disconnect()
+        bridge.stop()
+    assert bridge.stats.store_restarts >= 1
+    assert stored(any_db) == (STREAM, STREAM, STREAM - 1)
+    assert distinct_sample_times(any_db) == STREAM
+    assert bridge.stats.dead == 0
 
 
 def test_the_bridge_says_online_and_its_last_will_says_offline(

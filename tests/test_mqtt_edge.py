@@ -20,7 +20,7 @@ from wash_ops.network.models import NetworkSource
 from wash_ops.network.services import Incoming, NetworkIngest
 from wash_ops.network.sparkplug import SparkplugEncoder, rebirth_command
 from wash_ops.telemetry.ingest import Quality, Reading
-from wash_ops.telemetry.models import TagSample
+from wash_ops.telemetry.models import LineReading
 from wash_ops.telemetry.register_map import load_register_map
 
 
@@ -54,7 +54,9 @@ def reading(i: int) -> Reading:
 def samples_in_order(factory) -> bool:
     with factory() as session:
         times = session.scalars(
-            select(TagSample.at).where(TagSample.tag == "speed").order_by(TagSample.id)
+            select(LineReading.at)
+            .where(LineReading.gauge("speed").is_not(None))
+            .order_by(LineReading.id)
         ).all()
     return times == sorted(times) and len(set(times)) == len(times)
 
@@ -149,13 +151,10 @@ def test_the_edge_sparkplug_encoder_decodes_centrally_to_the_same_values(
     ]
     result = NetworkIngest(settings, register_map).store(db, messages)
     assert (result.stored, result.dead, result.commands) == (2, {}, [])
-    speeds = db.scalars(
-        select(TagSample.value).where(TagSample.tag == "speed").order_by(TagSample.at)
-    )
+    speed = LineReading.gauge("speed")
+    speeds = db.scalars(select(speed).where(speed.is_not(None)).order_by(LineReading.at))
     assert list(speeds) == [3500, 3550]
-    temperatures = db.scalar(
-        select(func.max(TagSample.value)).where(TagSample.tag == "wash_temperature")
-    )
+    temperatures = db.scalar(select(func.max(LineReading.gauge("wash_temperature"))))
     assert temperatures == 62.0
 
 

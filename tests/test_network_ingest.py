@@ -11,7 +11,7 @@ from tests.mqtt_support import T0, telemetry
 from wash_ops.db import utcnow
 from wash_ops.network.models import NetworkSource, ReceivedMessage
 from wash_ops.network.services import Incoming, NetworkIngest
-from wash_ops.telemetry.models import CounterCursor, LineLive, TagSample
+from wash_ops.telemetry.models import CounterCursor, LineLive, LineReading
 from wash_ops.telemetry.register_map import load_register_map
 
 TOPIC = "wash-ops/GEN/L1/telemetry"
@@ -23,7 +23,9 @@ def send(db, ingest, *payloads):
 
 
 def speed_samples(db) -> int:
-    return db.scalar(select(func.count()).select_from(TagSample).where(TagSample.tag == "speed"))
+    return db.scalar(
+        select(func.count()).select_from(LineReading).where(LineReading.gauge("speed").is_not(None))
+    )
 
 
 def test_out_of_order_and_repeated_messages_are_each_stored_once(db, settings):

@@ -21,7 +21,7 @@ from wash_ops.network.models import DeadLetter, NetworkSource
 from wash_ops.network.services import Incoming, NetworkIngest
 from wash_ops.network.sparkplug import metric_value
 from wash_ops.network.sparkplug_proto import sparkplug_b_pb2 as pb
-from wash_ops.telemetry.models import TagSample
+from wash_ops.telemetry.models import LineReading
 from wash_ops.telemetry.register_map import load_register_map
 
 NODE = "spBv1.0/wash-it/{}/GEN-L1"
@@ -35,7 +35,8 @@ def store(db, settings, ingest, *messages):
 
 
 def values(db, tag):
-    query = select(TagSample.value).where(TagSample.tag == tag).order_by(TagSample.at)
+    value = LineReading.gauge(tag)
+    query = select(value).where(value.is_not(None)).order_by(LineReading.at)
     return list(db.scalars(query))
 
 

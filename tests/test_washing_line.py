@@ -27,7 +27,7 @@ from wash_ops.inventory.models import LocationKind, StockState
 from wash_ops.migrate import upgrade
 from wash_ops.orders.models import Carrier, Service
 from wash_ops.orders.services import EventInput, OrderInput, create_event, create_order
-from wash_ops.telemetry.models import CounterIncrement, TagSample
+from wash_ops.telemetry.models import LineReading
 from wash_ops.telemetry.register_map import load_register_map
 from wash_ops.washing.models import WashBatch
 from wash_ops.washing.services import end_batch, running_batch, start_batch
@@ -141,8 +141,10 @@ def test_a_batch_books_what_the_simulated_line_counted_while_it_ran(line_databas
         try:
 
             def readings() -> int:
+                """Gauge values stored so far."""
                 with factory() as session:
-                    return session.scalar(select(func.count()).select_from(TagSample)) or 0
+                    stored = session.scalars(select(LineReading.gauges))
+                    return sum(len(gauges) for gauges in stored)
 
             wait_for(readings, what="the worker's first readings")
             with unit_of_work(factory) as session:
@@ -191,10 +193,9 @@ def test_a_batch_books_what_the_simulated_line_counted_while_it_ran(line_databas
         def counted(tag: str) -> int:
             return int(
                 session.scalar(
-                    select(func.coalesce(func.sum(CounterIncrement.delta), 0)).where(
-                        CounterIncrement.tag == tag,
-                        CounterIncrement.at > started_at,
-                        CounterIncrement.at <= ended_at,
+                    select(func.coalesce(func.sum(LineReading.counted(tag)), 0)).where(
+                        LineReading.at > started_at,
+                        LineReading.at <= ended_at,
                     )
                 )
             )

@@ -198,7 +198,10 @@ class MqttSettings(_Section):
     # Unacknowledged QoS 1 messages the broker may have in flight to the bridge.
     receive_maximum: int = Field(default=1000, ge=1, le=65_535)
     queue_size: int = Field(default=20_000, ge=10, le=10_000_000)
-    batch_size: int = Field(default=500, ge=1, le=100_000)
+    batch_size: int = Field(default=2000, ge=1, le=100_000)
+    # Store in a process of its own (beside paho's network thread rather than under its GIL);
+    # false: in a thread of the bridge's process (the embedded demo).
+    store_process: bool = True
     dead_letter_excerpt_bytes: int = Field(default=512, ge=16, le=65_536)
     # The bridge publishes each line's KPIs (retained) this often.
     kpi_interval_s: float = Field(default=10.0, ge=0.1, le=3600)

@@ -108,7 +108,7 @@ def driver_time(at: datetime, sqlite: bool) -> object:
     text SQLAlchemy writes)."""
     if at.tzinfo is None:
         raise ValueError("naive datetime given; store timezone-aware datetimes")
-    naive = at.astimezone(UTC).replace(tzinfo=None)
+    naive = (at if at.tzinfo is UTC else at.astimezone(UTC)).replace(tzinfo=None)
     return naive.isoformat(" ", "microseconds") if sqlite else naive
 
 

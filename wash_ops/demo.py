@@ -34,7 +34,7 @@ from wash_ops.orders.services import (
 )
 from wash_ops.routing.models import RoutePlan
 from wash_ops.routing.services import plan_day, publish_plan, sync_vehicles
-from wash_ops.telemetry.models import CounterIncrement, TagSample
+from wash_ops.telemetry.models import LineReading
 from wash_ops.telemetry.register_map import load_register_map
 from wash_ops.washing.services import end_batch, start_batch
 
@@ -367,26 +367,20 @@ def _demo_line_run(session, line_id: int, started: datetime, cups: int, rinse: f
     counters each minute (about 1 % rejects, 0.25 l water and 0.012 kWh a cup)."""
     rng = random.Random(cups)
     minutes = -(-cups // DEMO_RATE_PER_MINUTE)
-    samples, increments = [], []
+    readings: dict[datetime, LineReading] = {}
+
+    def reading(at: datetime) -> LineReading:
+        if at not in readings:
+            readings[at] = LineReading(line_id=line_id, at=at, gauges={}, counts={})
+        return readings[at]
+
     left = cups
     for minute in range(minutes):
         for second in range(0, 60, 5):
             at = started + timedelta(minutes=minute, seconds=second)
-            samples.append(
-                TagSample(
-                    line_id=line_id,
-                    tag="wash_temperature",
-                    at=at,
-                    value=round(60 + rng.uniform(-0.8, 0.8), 1),
-                )
-            )
-            samples.append(
-                TagSample(
-                    line_id=line_id,
-                    tag="rinse_temperature",
-                    at=at,
-                    value=round(rinse + rng.uniform(-0.4, 0.4), 1),
-                )
+            reading(at).gauges.update(
+                wash_temperature=round(60 + rng.uniform(-0.8, 0.8), 1),
+                rinse_temperature=round(rinse + rng.uniform(-0.4, 0.4), 1),
             )
         through = min(left, DEMO_RATE_PER_MINUTE)
         left -= through
@@ -399,8 +393,8 @@ def _demo_line_run(session, line_id: int, started: datetime, cups: int, rinse: f
             ("energy", round(through * 1.2)),  # 0.01 kWh per raw unit
         ):
             if delta:
-                increments.append(CounterIncrement(line_id=line_id, tag=tag, at=at, delta=delta))
-    session.add_all(samples + increments)
+                reading(at).counts[tag] = delta
+    session.add_all(readings.values())
     session.flush()
     return started + timedelta(minutes=minutes, seconds=1)
 

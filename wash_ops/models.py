@@ -26,12 +26,11 @@ from wash_ops.telemetry.models import (
     Alarm,
     AlarmJournalEntry,
     CounterCursor,
-    CounterIncrement,
     LineLive,
+    LineReading,
     RollupCursor,
     StatePeriod,
     TagRollup,
-    TagSample,
 )
 from wash_ops.washing.models import WashBatch
 
@@ -39,12 +38,11 @@ __all__ = [
     "Alarm",
     "AlarmJournalEntry",
     "CounterCursor",
-    "CounterIncrement",
     "LineLive",
+    "LineReading",
     "RollupCursor",
     "StatePeriod",
     "TagRollup",
-    "TagSample",
     "ApiToken",
     "Base",
     "Carrier",

@@ -337,6 +337,8 @@ def _demo_mqtt(settings: Settings, register_map, engine, plc_host: str, plc_port
         update={
             "client_id": f"wash-ops-{tag}",
             "topic_root": f"wash-ops-{tag}",
+            # The demo runs in one process: its bridge stores in a thread.
+            "store_process": False,
             "lines": (MqttLineSettings(site=settings.site.code, line="L2", line_code="L2"),),
         }
     )

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wash_ops.catalogue.models import Line
 from wash_ops.config import Settings
-from wash_ops.telemetry.models import CounterIncrement
+from wash_ops.telemetry.models import LineReading
 from wash_ops.telemetry.queries import line_status
+from wash_ops.telemetry.readings import counted_sum
 from wash_ops.telemetry.register_map import RegisterMap
 
 WASHED, REJECTED = "cups_washed", "cups_rejected"
@@ -34,13 +35,8 @@ def kpi_messages(
     for line in lines:
         entry = codes[line.code]
         status = line_status(session, line.id, register_map, now, stale_after, settings.zone)
-        added = session.scalar(
-            select(func.coalesce(func.sum(CounterIncrement.delta), 0)).where(
-                CounterIncrement.line_id == line.id,
-                CounterIncrement.tag == WASHED,
-                CounterIncrement.at > now - RATE_WINDOW,
-                CounterIncrement.at <= now,
-            )
+        added = counted_sum(
+            session, line.id, WASHED, LineReading.at > now - RATE_WINDOW, LineReading.at <= now
         )
         scale = register_map.tag(WASHED).scale
         payload = {

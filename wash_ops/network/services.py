@@ -54,14 +54,28 @@ class BatchResult:
     def dead_total(self) -> int:
         return sum(self.dead.values())
 
+    def add(self, other: BatchResult) -> None:
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+        self.ignored += other.ignored
+        self.commands.extend(other.commands)
+        for reason, count in other.dead.items():
+            self.dead[reason] = self.dead.get(reason, 0) + count
 
-@dataclass
+
 class _Accepted:
-    line_code: str
-    reading: Reading
-    # JSON messages: their source and sequence number, to recognise them when they come again.
-    source: NetworkSource | None = None
-    seq: int = 0
+    """A reading to store; a JSON message's with its source and sequence number, to recognise
+    it when it comes again."""
+
+    __slots__ = ("line_code", "reading", "stream", "seq")
+
+    def __init__(
+        self, line_code: str, reading: Reading, stream: _JsonStream | None = None, seq: int = 0
+    ) -> None:
+        self.line_code = line_code
+        self.reading = reading
+        self.stream = stream
+        self.seq = seq
 
 
 def check_network_config(settings: Settings, register_map: RegisterMap) -> None:
@@ -103,6 +117,7 @@ class NetworkIngest:
                 result.dead[invalid.reason] = result.dead.get(invalid.reason, 0) + 1
                 dead_rows.append(self._dead_row(message, invalid))
         self._ingest(session, self._drop_duplicates(session, accepted, result))
+        sources.write_back()
         if dead_rows:
             session.execute(insert(DeadLetter), dead_rows)
         session.flush()
@@ -148,25 +163,23 @@ class NetworkIngest:
                 DeadReason.UNKNOWN_SOURCE, f"site {site!r} line {line!r} is not in mqtt.lines"
             )
         decoded = decode_json(message.payload, self.register_map)
-        source = sources.get(JSON_KIND, f"{site}/{line}")
-        source.last_seen_at = message.received_at
-        source.line_id = sources.line_id(line_code)
+        stream = sources.json_stream(site, line, line_code)
+        stream.last_seen_at = message.received_at
         reading = Reading(decoded.at, Quality.GOOD, decoded.metrics)
-        accepted.append(_Accepted(line_code, reading, source, decoded.seq))
+        accepted.append(_Accepted(line_code, reading, stream, decoded.seq))
 
     def _drop_duplicates(
         self, session: Session, accepted: list[_Accepted], result: BatchResult
     ) -> list[_Accepted]:
         """JSON messages already stored (or twice in this batch) are counted, not stored: by
         source, sequence number and time, whatever order they come in. The rest is recorded."""
-        keyed = [item for item in accepted if item.source is not None]
+        keyed = [item for item in accepted if item.stream is not None]
         if not keyed:
             return accepted
-        session.flush()  # new sources get their ids
         seen: set[tuple[int, int, datetime]] = set()
         by_source: dict[int, list[int]] = {}
         for item in keyed:
-            by_source.setdefault(item.source.id, []).append(item.seq)
+            by_source.setdefault(item.stream.source_id, []).append(item.seq)  # type: ignore[union-attr]
         for source_id, seqs in by_source.items():
             rows = session.execute(
                 select(ReceivedMessage.seq, ReceivedMessage.at).where(
@@ -180,20 +193,21 @@ class NetworkIngest:
         connection = session.connection()
         sqlite = connection.dialect.name == "sqlite"
         for item in accepted:
-            source = item.source
-            if source is None:
+            stream = item.stream
+            if stream is None:
                 kept.append(item)
                 continue
-            key = (source.id, item.seq, item.reading.at)
+            at = item.reading.at
+            key = (stream.source_id, item.seq, at)
             if key in seen:
-                source.duplicates += 1
+                stream.duplicates += 1
                 result.duplicates += 1
                 continue
             seen.add(key)
-            new_rows.append((source.id, item.seq, driver_time(item.reading.at, sqlite)))
-            source.messages += 1
-            if source.last_time is None or item.reading.at >= source.last_time:
-                source.last_seq, source.last_time = item.seq, item.reading.at
+            new_rows.append((stream.source_id, item.seq, driver_time(at, sqlite)))
+            stream.messages += 1
+            if stream.last_time is None or at >= stream.last_time:
+                stream.last_seq, stream.last_time = item.seq, at
             result.stored += 1
             kept.append(item)
         bulk_insert(connection, ReceivedMessage.__tablename__, ("source_id", "seq", "at"), new_rows)
@@ -241,6 +255,40 @@ class NetworkIngest:
         session.execute(insert(DeadLetter), [self._dead_row(message, Invalid(reason, detail))])
 
 
+class _JsonStream:
+    """A JSON source's share of a batch in plain attributes, set on its row once at the end
+    (an ORM attribute costs several times a plain one to set, per message)."""
+
+    __slots__ = (
+        "source",
+        "source_id",
+        "line_id",
+        "messages",
+        "duplicates",
+        "last_seq",
+        "last_time",
+        "last_seen_at",
+    )
+
+    def __init__(self, source: NetworkSource, line_id: int | None) -> None:
+        self.source = source
+        self.source_id = source.id
+        self.line_id = line_id
+        self.messages = 0
+        self.duplicates = 0
+        self.last_seq = source.last_seq
+        self.last_time = source.last_time
+        self.last_seen_at = source.last_seen_at
+
+    def write_back(self) -> None:
+        source = self.source
+        source.messages += self.messages
+        source.duplicates += self.duplicates
+        source.last_seq, source.last_time = self.last_seq, self.last_time
+        source.last_seen_at = self.last_seen_at
+        source.line_id = self.line_id
+
+
 class _Sources:
     """The batch's sources, loaded once per key and created when new."""
 
@@ -248,6 +296,20 @@ class _Sources:
         self.session = session
         self.cache: dict[str, NetworkSource] = {}
         self.lines: dict[str, int] = {}
+        self.streams: dict[tuple[str, str], _JsonStream] = {}
+
+    def json_stream(self, site: str, line: str, line_code: str) -> _JsonStream:
+        stream = self.streams.get((site, line))
+        if stream is None:
+            source = self.get(JSON_KIND, f"{site}/{line}")
+            if source.id is None:
+                self.session.flush()  # its id, for the record of messages received
+            stream = self.streams[(site, line)] = _JsonStream(source, self.line_id(line_code))
+        return stream
+
+    def write_back(self) -> None:
+        for stream in self.streams.values():
+            stream.write_back()
 
     def line_id(self, code: str) -> int | None:
         if code not in self.lines:

@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from wash_ops.config import Settings
-from wash_ops.telemetry.models import Alarm, CounterIncrement
+from wash_ops.telemetry.models import Alarm, LineReading
 from wash_ops.telemetry.packml import PackMLState
 from wash_ops.telemetry.queries import LineStatus
+from wash_ops.telemetry.readings import counted_sum
 from wash_ops.telemetry.register_map import RegisterMap, Severity
 
 RATE_WINDOW = timedelta(minutes=5)
@@ -183,15 +183,10 @@ def group_alarms(alarms: list[Alarm]) -> list[AlarmGroup]:
 
 
 def _rate(session: Session, line_id: int, now: datetime, window: timedelta, scale: float) -> int:
-    added = session.scalar(
-        select(func.coalesce(func.sum(CounterIncrement.delta), 0)).where(
-            CounterIncrement.line_id == line_id,
-            CounterIncrement.tag == WASHED,
-            CounterIncrement.at > now - window,
-            CounterIncrement.at <= now,
-        )
+    added = counted_sum(
+        session, line_id, WASHED, LineReading.at > now - window, LineReading.at <= now
     )
-    return round(float(added or 0) * scale * (HOUR / window))
+    return round(added * scale * (HOUR / window))
 
 
 def _gauge(

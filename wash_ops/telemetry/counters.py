@@ -11,7 +11,7 @@ baseline once the next read confirms it, without counting the jump itself.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 DEFAULT_MAX_STEP_FRACTION = 4
 
@@ -25,8 +25,7 @@ class Step(enum.StrEnum):
     REBASELINED = "rebaselined"
 
 
-@dataclass(frozen=True)
-class CounterStep:
+class CounterStep(NamedTuple):
     delta: int
     raw: int
     candidate: int | None
@@ -37,7 +36,7 @@ def next_step(
     previous: int | None, candidate: int | None, raw: int, modulus: int, max_step: int | None
 ) -> CounterStep:
     """Where a counter goes from ``previous`` (None: never read) given a new raw value."""
-    limit = max_step or modulus // DEFAULT_MAX_STEP_FRACTION
+    limit = max_step or modulus // DEFAULT_MAX_STEP_FRACTION  # Tag.counter_limit
     if not 0 <= raw < modulus:
         return CounterStep(0, previous if previous is not None else 0, candidate, Step.IMPLAUSIBLE)
     if previous is None:

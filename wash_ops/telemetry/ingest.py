@@ -6,25 +6,25 @@ import enum
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wash_ops.catalogue.models import Line
 from wash_ops.db import bulk_insert, driver_time
-from wash_ops.telemetry.counters import Step, next_step
+from wash_ops.telemetry.counters import CounterStep, Step, next_step
 from wash_ops.telemetry.models import (
     Alarm,
     AlarmEvent,
     AlarmJournalEntry,
     CounterCursor,
-    CounterIncrement,
     LineLive,
+    LineReading,
     StatePeriod,
-    TagSample,
 )
 from wash_ops.telemetry.packml import PackMLState
 from wash_ops.telemetry.register_map import RegisterMap, Tag, TagRole
@@ -69,7 +69,7 @@ def ingest(
     zone: ZoneInfo,
     stale_after: timedelta,
 ) -> IngestReport:
-    """Store one reading: samples, counter increments, state changes, alarms, liveness."""
+    """Store one reading: its values, counter increments, state changes, alarms, liveness."""
     report = _ingest_one(session, line.id, register_map, reading, zone, stale_after, None)
     session.flush()
     return report
@@ -87,12 +87,13 @@ def ingest_many(
 ) -> list[IngestReport]:
     """Store readings in order, as ``ingest`` would one by one, in the session's transaction.
 
-    Gauge samples and counter increments go in with one bulk insert each instead of an ORM
-    object per row, and the alarm word is compared with the previous reading's before the open
-    alarms are looked up: a batch of thousands of readings costs a few statements. ``checked``:
-    the caller has made sure every value is of a known tag and inside its range."""
+    The readings go in with one bulk insert instead of an ORM object each, and the alarm word
+    is compared with the previous reading's before the open alarms are looked up: a batch of
+    thousands of readings costs a few statements. ``checked``: the caller has made sure every
+    value is of a known tag and inside its range."""
     connection = session.connection()
-    rows = _Rows(sqlite=connection.dialect.name == "sqlite", checked=checked)
+    rows = _Rows(sqlite=connection.dialect.name == "sqlite", zone=zone, checked=checked)
+    _load_cursors(session, line.id, register_map, rows)
     reports = [
         _ingest_one(session, line.id, register_map, reading, zone, stale_after, rows)
         for reading in readings
@@ -105,10 +106,16 @@ def ingest_many(
         if plain is not None:
             plain.write_back()
     session.flush()
-    columns = ("line_id", "tag", "at")
-    bulk_insert(connection, TagSample.__tablename__, (*columns, "value"), rows.samples)
-    bulk_insert(connection, CounterIncrement.__tablename__, (*columns, "delta"), rows.increments)
+    bulk_insert(connection, LineReading.__tablename__, _READING_COLUMNS, rows.readings)
     return reports
+
+
+_READING_COLUMNS = ("line_id", "at", "gauges", "counts")
+
+
+def _json_text(values: dict[str, Any]) -> str:
+    """JSON text for a driver-level insert (values are finite: they passed the range checks)."""
+    return orjson.dumps(values).decode()
 
 
 @dataclass
@@ -116,12 +123,14 @@ class _Rows:
     """Rows gathered for a bulk insert (``ingest_many``), in the database's own terms."""
 
     sqlite: bool
+    zone: ZoneInfo
     checked: bool = False
     updated: set[str] = field(default_factory=set)
-    samples: list[tuple[object, ...]] = field(default_factory=list)
-    increments: list[tuple[object, ...]] = field(default_factory=list)
+    readings: list[tuple[object, ...]] = field(default_factory=list)
     _last_at: datetime | None = None
     _last_db: object = None
+    _day: date | None = None
+    _day_at: datetime | None = None
 
     def db_time(self, at: datetime) -> object:
         """``at`` as the database stores it, worked out once for all rows of a reading."""
@@ -130,11 +139,28 @@ class _Rows:
             self._last_db = driver_time(at, self.sqlite)
         return self._last_db
 
+    def day_of(self, at: datetime) -> date:
+        """The local day of ``at``, worked out once for all counters of a reading."""
+        if at is not self._day_at:
+            self._day_at, self._day = at, at.astimezone(self.zone).date()
+        return self._day  # type: ignore[return-value]
+
     # Plain copies of the batch's counter cursors and line state, written back once at the end:
     # an ORM attribute costs several times a plain one to set, and the session's identity map
     # holds clean objects only weakly (a cursor that dropped out would cost a SELECT).
     cursors: dict[tuple[int, str], Any] = field(default_factory=dict)
     live: dict[int, Any] = field(default_factory=dict)
+
+
+def _load_cursors(session: Session, line_id: int, register_map: RegisterMap, rows: _Rows) -> None:
+    """The line's counter cursors in one query (None: the counter has none yet)."""
+    loaded = session.scalars(select(CounterCursor).where(CounterCursor.line_id == line_id))
+    found = {cursor.tag: cursor for cursor in loaded}
+    for tag in register_map.with_role(TagRole.COUNTER):
+        cursor = found.get(tag.name)
+        rows.cursors[(line_id, tag.name)] = (
+            None if cursor is None else _Plain(cursor, _CURSOR_FIELDS)
+        )
 
 
 _LIVE_FIELDS = (
@@ -170,6 +196,13 @@ class _Plain:
                 setattr(self._row, name, value)
 
 
+# The roles and counter steps as plain names: compared for every value of every reading.
+_GAUGE, _COUNTER, _STATE = TagRole.GAUGE, TagRole.COUNTER, TagRole.STATE
+_ALARM_WORD, _HEARTBEAT = TagRole.ALARM_WORD, TagRole.HEARTBEAT
+_NORMAL, _BASELINE, _IMPLAUSIBLE = Step.NORMAL, Step.BASELINE, Step.IMPLAUSIBLE
+_UNSEEN = object()
+
+
 def _ingest_one(
     session: Session,
     line_id: int,
@@ -201,42 +234,56 @@ def _ingest_one(
     if live.last_good_at is not None and reading.at < live.last_good_at:
         _late(session, line_id, register_map, reading.at, values, report, rows)
         return report
-    live.last_good_at = reading.at
+    at = reading.at
+    live.last_good_at = at
     previous = live.values or {}
+    gauges: dict[str, float] = {}
+    counts: dict[str, int] = {}
     for tag in register_map.tags:
-        if tag.name not in values:
+        name = tag.name
+        if name not in values:
             continue
-        value = values[tag.name]
-        if tag.role is TagRole.COUNTER:
-            _count(session, line_id, tag, int(value), reading.at, zone, report, rows)
-        elif tag.role is TagRole.GAUGE:
-            if rows is None:
-                session.add(
-                    TagSample(line_id=line_id, tag=tag.name, at=reading.at, value=float(value))
-                )
-            else:
-                rows.samples.append((line_id, tag.name, rows.db_time(reading.at), float(value)))
-            report.stored += 1
-        elif tag.role is TagRole.STATE:
-            _track_state(
-                session,
-                live,
-                line_id,
-                int(value),
-                reading.at,
-                *_reasons(register_map, previous, values),
-            )
-        elif tag.role is TagRole.ALARM_WORD:
-            if rows is None or previous.get(tag.name) != value:
-                _track_alarms(session, line_id, register_map, int(value), reading.at)
-        elif tag.role is TagRole.HEARTBEAT:
-            _track_heartbeat(live, int(value), reading.at)
+        value = values[name]
+        role = tag.role
+        if role is _GAUGE:
+            gauges[name] = float(value)
+        elif role is _COUNTER:
+            delta = _count(session, line_id, tag, int(value), at, zone, report, rows)
+            if delta:
+                counts[name] = delta
+        elif role is _STATE:
+            reason, previous_reason = _reasons(register_map, previous, values)
+            _track_state(session, live, line_id, int(value), at, reason, previous_reason)
+        elif role is _ALARM_WORD:
+            if rows is None or previous.get(name) != value:
+                _track_alarms(session, line_id, register_map, int(value), at)
+        elif role is _HEARTBEAT:
+            _track_heartbeat(live, int(value), at)
+    _keep(session, line_id, at, gauges, counts, rows)
+    report.stored += len(gauges) + len(counts)
     if rows is None:
         live.values = {**previous, **_display_values(register_map, values)}
     else:
         live.values = {**previous, **values}
         rows.updated.update(values)
     return report
+
+
+def _keep(
+    session: Session,
+    line_id: int,
+    at: datetime,
+    gauges: dict[str, float],
+    counts: dict[str, int],
+    rows: _Rows | None,
+) -> None:
+    """The reading's gauge values and counter increments, as one row."""
+    if not gauges and not counts:
+        return
+    if rows is None:
+        session.add(LineReading(line_id=line_id, at=at, gauges=gauges, counts=counts))
+    else:
+        rows.readings.append((line_id, rows.db_time(at), _json_text(gauges), _json_text(counts)))
 
 
 def _late(
@@ -249,17 +296,15 @@ def _late(
     rows: _Rows | None,
 ) -> None:
     """A reading older than the newest one stored (MQTT may deliver out of order after a broker
-    restart): its gauge samples go into the history; counters, states, alarms and the heartbeat
+    restart): its gauge values go into the history; counters, states, alarms and the heartbeat
     are not moved back (a counter's later reading already carries what this one added)."""
-    for name, value in values.items():
-        tag = register_map.tag(name)
-        if tag.role is not TagRole.GAUGE:
-            continue
-        if rows is None:
-            session.add(TagSample(line_id=line_id, tag=name, at=at, value=float(value)))
-        else:
-            rows.samples.append((line_id, name, rows.db_time(at), float(value)))
-        report.stored += 1
+    gauges = {
+        name: float(value)
+        for name, value in values.items()
+        if register_map.tag(name).role is TagRole.GAUGE
+    }
+    _keep(session, line_id, at, gauges, {}, rows)
+    report.stored += len(gauges)
 
 
 def _live(session: Session, line_id: int) -> LineLive:
@@ -315,31 +360,38 @@ def _count(
     zone: ZoneInfo,
     report: IngestReport,
     rows: _Rows | None = None,
-) -> None:
+) -> int:
+    """Move the counter's cursor on; returns what it added (0: nothing to store)."""
     key = (line_id, tag.name)
-    cursor: Any
-    if rows is not None and key in rows.cursors:
-        cursor = rows.cursors[key]
-    else:
+    cursor: Any = _UNSEEN if rows is None else rows.cursors.get(key, _UNSEEN)
+    if cursor is _UNSEEN:
         cursor = session.get(CounterCursor, key)
         if rows is not None:
             cursor = rows.cursors[key] = None if cursor is None else _Plain(cursor, _CURSOR_FIELDS)
-    previous = cursor.raw if cursor is not None else None
-    candidate = cursor.candidate if cursor is not None else None
-    step = next_step(previous, candidate, raw, tag.counter_modulus, tag.max_step)
-    report.counter_events[tag.name] = step.kind
-    if step.kind is Step.IMPLAUSIBLE:
+    if cursor is None:
+        previous = candidate = None
+    else:
+        previous, candidate = cursor.raw, cursor.candidate
+    if (
+        previous is not None
+        and previous <= raw < tag.counter_modulus
+        and raw - previous <= tag.counter_limit
+    ):
+        step = CounterStep(raw - previous, raw, None, _NORMAL)  # next_step's usual answer, sooner
+    else:
+        step = next_step(previous, candidate, raw, tag.counter_modulus, tag.max_step)
+    kind = step.kind
+    report.counter_events[tag.name] = kind
+    if kind is _IMPLAUSIBLE:
         log.warning(
             "tag %s: raw value %s not believable after %s; not counted", tag.name, raw, previous
         )
         report.rejected.append(tag.name)
-    elif step.kind in (Step.RESTART, Step.ROLLOVER, Step.REBASELINED):
-        log.info(
-            "tag %s: %s from %s to %s (+%s)", tag.name, step.kind.value, previous, raw, step.delta
-        )
-    if cursor is None and step.kind is Step.IMPLAUSIBLE:
-        return
-    day = at.astimezone(zone).date()
+        if cursor is None:
+            return 0
+    elif kind is not _NORMAL and kind is not _BASELINE:
+        log.info("tag %s: %s from %s to %s (+%s)", tag.name, kind.value, previous, raw, step.delta)
+    day = at.astimezone(zone).date() if rows is None else rows.day_of(at)
     if cursor is None:
         cursor = CounterCursor(
             line_id=line_id, tag=tag.name, raw=step.raw, at=at, total=0, day=day, day_total=0
@@ -353,12 +405,8 @@ def _count(
     if step.delta:
         cursor.total += step.delta
         cursor.day_total += step.delta
-        if rows is None:
-            session.add(CounterIncrement(line_id=line_id, tag=tag.name, at=at, delta=step.delta))
-        else:
-            rows.increments.append((line_id, tag.name, rows.db_time(at), step.delta))
         report.counted[tag.name] = step.delta
-        report.stored += 1
+    return step.delta
 
 
 def _track_state(
@@ -371,7 +419,7 @@ def _track_state(
     previous_reason: int | None = None,
 ) -> None:
     """A new period when the state or the stop reason changes; live.state_since is the state's."""
-    state = int(PackMLState.of(state))
+    state = _PACKML_VALUES.get(state, PackMLState.UNDEFINED)
     if live.state == state and previous_reason == stop_reason:
         return
     open_period = session.scalar(
@@ -382,6 +430,10 @@ def _track_state(
     session.add(StatePeriod(line_id=line_id, state=state, stop_reason=stop_reason, started_at=at))
     if live.state != state:
         live.state, live.state_since = state, at
+
+
+# A PLC's state value as a PackML state number (anything else is undefined), for every reading.
+_PACKML_VALUES = {int(state): int(state) for state in PackMLState}
 
 
 def _reasons(

@@ -4,7 +4,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, ColumnElement, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from wash_ops.accounts.models import User
@@ -19,30 +19,33 @@ class Resolution(enum.StrEnum):
     DAY = "day"
 
 
-class TagSample(Base):
-    """A raw reading of a gauge, kept for ``telemetry.raw_retention_days``."""
+class LineReading(Base):
+    """One good reading of a line in one row: its gauge values by tag, and what each counter
+    added since the previous good reading (never a raw register value), kept for
+    ``telemetry.raw_retention_days``.
 
-    __tablename__ = "tag_samples"
-    __table_args__ = (Index("ix_tag_samples_line_tag_at", "line_id", "tag", "at"),)
+    One row a reading rather than one a tag: a reading is stored with a single insert, which
+    is what lets the MQTT bridge keep pace with its broker (issue 6, docs/BENCHMARKS.md).
+    ``gauge(tag)`` and ``counted(tag)`` are the SQL for one tag's value."""
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"))
-    tag: Mapped[str] = mapped_column(String(40))
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
-    value: Mapped[float]
-
-
-class CounterIncrement(Base):
-    """What a counter added since the previous good reading; never a raw register value."""
-
-    __tablename__ = "counter_increments"
-    __table_args__ = (Index("ix_counter_increments_line_tag_at", "line_id", "tag", "at"),)
+    __tablename__ = "line_readings"
+    __table_args__ = (Index("ix_line_readings_line_at", "line_id", "at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"))
-    tag: Mapped[str] = mapped_column(String(40))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
-    delta: Mapped[int] = mapped_column(BigInteger)
+    gauges: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+
+    @classmethod
+    def gauge(cls, tag: str) -> ColumnElement[float]:
+        """The gauge's value in this reading (NULL when the reading has none)."""
+        return cls.gauges[tag].as_float()
+
+    @classmethod
+    def counted(cls, tag: str) -> ColumnElement[int]:
+        """What the counter added at this reading (NULL when it added nothing)."""
+        return cls.counts[tag].as_integer()  # a step fits: Tag.max_step < 2**31
 
 
 class CounterCursor(Base):

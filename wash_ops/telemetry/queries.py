@@ -14,12 +14,11 @@ from wash_ops.telemetry.alarms import alarms_needing_attention
 from wash_ops.telemetry.models import (
     Alarm,
     CounterCursor,
-    CounterIncrement,
     LineLive,
+    LineReading,
     Resolution,
     StatePeriod,
     TagRollup,
-    TagSample,
 )
 from wash_ops.telemetry.packml import PackMLState
 from wash_ops.telemetry.register_map import RegisterMap, TagRole
@@ -156,12 +155,16 @@ def _raw_points(
     end: datetime,
     scale: float,
 ) -> list[Point]:
-    model = CounterIncrement if role is TagRole.COUNTER else TagSample
-    column = model.delta if role is TagRole.COUNTER else model.value
+    column = LineReading.counted(tag) if role is TagRole.COUNTER else LineReading.gauge(tag)
     rows = session.execute(
-        select(model.at, column)
-        .where(model.line_id == line_id, model.tag == tag, model.at >= start, model.at < end)
-        .order_by(model.at)
+        select(LineReading.at, column)
+        .where(
+            LineReading.line_id == line_id,
+            column.is_not(None),
+            LineReading.at >= start,
+            LineReading.at < end,
+        )
+        .order_by(LineReading.at, LineReading.id)
     )
     return [Point(at, value * scale, value * scale, value * scale) for at, value in rows]
 

@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from wash_ops.config import ConfigError
+from wash_ops.telemetry.counters import DEFAULT_MAX_STEP_FRACTION
 
 DEFAULT_REGISTER_MAP = Path(__file__).resolve().parents[2] / "config" / "registers.toml"
 MAX_REGISTERS_PER_READ = 125
@@ -88,7 +89,8 @@ class Tag(_Strict):
     role: TagRole
     min: float | None = None
     max: float | None = None
-    max_step: int | None = Field(default=None, gt=0)
+    # At most 2**31 - 1: one step is stored as an SQL integer (LineReading.counted).
+    max_step: int | None = Field(default=None, gt=0, lt=2**31)
 
     @model_validator(mode="after")
     def _consistent(self) -> Tag:
@@ -122,9 +124,14 @@ class Tag(_Strict):
     def end(self) -> int:
         return self.address + self.width
 
-    @property
+    @cached_property
     def counter_modulus(self) -> int:
         return 2**32 if self.type is DataType.UINT32 else 2**16
+
+    @cached_property
+    def counter_limit(self) -> int:
+        """The largest step between two reads that is believed (``counters.next_step``)."""
+        return self.max_step or self.counter_modulus // DEFAULT_MAX_STEP_FRACTION
 
     def in_range(self, value: float) -> bool:
         return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
@@ -232,6 +239,12 @@ class RegisterMap(_Strict):
     @cached_property
     def tags_by_name(self) -> dict[str, Tag]:
         return {tag.name: tag for tag in self.tags}
+
+    @cached_property
+    def value_limits(self) -> dict[str, tuple[bool, float, float]]:
+        """By tag name: whether its values are whole numbers, and its physical range (checked
+        for every value that arrives over MQTT)."""
+        return {tag.name: (tag.integral, *tag.physical_range) for tag in self.tags}
 
     def tag(self, name: str) -> Tag:
         """The tag of that name; StopIteration when there is none."""

@@ -15,13 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from wash_ops.telemetry.models import (
-    CounterIncrement,
-    Resolution,
-    RollupCursor,
-    TagRollup,
-    TagSample,
-)
+from wash_ops.telemetry.models import LineReading, Resolution, RollupCursor, TagRollup
 
 LOOK_BACK = {
     Resolution.MINUTE: timedelta(minutes=5),
@@ -114,12 +108,9 @@ def _earliest_sources(
 ) -> Iterable[datetime | None]:
     if resolution is Resolution.MINUTE:
         yield session.scalar(
-            select(TagSample.at).where(TagSample.line_id == line_id).order_by(TagSample.at).limit(1)
-        )
-        yield session.scalar(
-            select(CounterIncrement.at)
-            .where(CounterIncrement.line_id == line_id)
-            .order_by(CounterIncrement.at)
+            select(LineReading.at)
+            .where(LineReading.line_id == line_id)
+            .order_by(LineReading.at)
             .limit(1)
         )
     else:
@@ -179,24 +170,16 @@ def _source_rows(
     session: Session, line_id: int, resolution: Resolution, start: datetime, stop: datetime
 ) -> Iterable[tuple[str, datetime, Aggregate]]:
     if resolution is Resolution.MINUTE:
-        samples = session.execute(
-            select(TagSample.tag, TagSample.at, TagSample.value)
-            .where(TagSample.line_id == line_id, TagSample.at >= start, TagSample.at < stop)
-            .order_by(TagSample.at, TagSample.id)
+        readings = session.execute(
+            select(LineReading.at, LineReading.gauges, LineReading.counts)
+            .where(LineReading.line_id == line_id, LineReading.at >= start, LineReading.at < stop)
+            .order_by(LineReading.at, LineReading.id)
         )
-        for tag, at, value in samples:
-            yield tag, at, Aggregate.of(value)
-        increments = session.execute(
-            select(CounterIncrement.tag, CounterIncrement.at, CounterIncrement.delta)
-            .where(
-                CounterIncrement.line_id == line_id,
-                CounterIncrement.at >= start,
-                CounterIncrement.at < stop,
-            )
-            .order_by(CounterIncrement.at, CounterIncrement.id)
-        )
-        for tag, at, delta in increments:
-            yield tag, at, Aggregate.of(float(delta))
+        for at, gauges, counts in readings:
+            for tag, value in gauges.items():
+                yield tag, at, Aggregate.of(value)
+            for tag, delta in counts.items():
+                yield tag, at, Aggregate.of(float(delta))
         return
     rows = session.execute(
         select(
@@ -221,14 +204,13 @@ def _source_rows(
 
 
 def prune_raw(session: Session, line_id: int, now: datetime, keep_days: int) -> int:
-    """Delete raw samples and increments older than ``keep_days`` that are already rolled up."""
+    """Delete raw readings older than ``keep_days`` that are already rolled up."""
     cutoff = now - timedelta(days=keep_days)
     rolled = session.get(RollupCursor, (line_id, Resolution.MINUTE))
     if rolled is None:
         return 0
     cutoff = min(cutoff, rolled.done_until - LOOK_BACK[Resolution.MINUTE])
-    removed = 0
-    for model in (TagSample, CounterIncrement):
-        result = session.execute(delete(model).where(model.line_id == line_id, model.at < cutoff))
-        removed += result.rowcount or 0
-    return removed
+    result = session.execute(
+        delete(LineReading).where(LineReading.line_id == line_id, LineReading.at < cutoff)
+    )
+    return result.rowcount or 0

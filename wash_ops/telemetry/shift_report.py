@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 
 from wash_ops.config import Settings, ShiftSettings
 from wash_ops.planning.calendar import LineCalendar
-from wash_ops.telemetry.models import Alarm, CounterIncrement, Resolution, StatePeriod, TagRollup
+from wash_ops.telemetry.models import Alarm, LineReading, Resolution, StatePeriod, TagRollup
 from wash_ops.telemetry.oee import OeeInputs, combine, ideal_cycle_from_rate, production_day
 from wash_ops.telemetry.packml import PackMLState
+from wash_ops.telemetry.readings import counted_sum
 from wash_ops.telemetry.register_map import RegisterMap
 
 ZERO = timedelta(0)
@@ -194,14 +195,7 @@ def counter_total(
         return 0
     kept_from = now - timedelta(days=settings.telemetry.raw_retention_days)
     if start >= kept_from:
-        total = session.scalar(
-            select(func.coalesce(func.sum(CounterIncrement.delta), 0)).where(
-                CounterIncrement.line_id == line_id,
-                CounterIncrement.tag == tag,
-                CounterIncrement.at >= start,
-                CounterIncrement.at < end,
-            )
-        )
+        total = counted_sum(session, line_id, tag, LineReading.at >= start, LineReading.at < end)
     else:
         total = session.scalar(
             select(func.coalesce(func.sum(TagRollup.total), 0)).where(

@@ -8,13 +8,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wash_ops.config import Settings
 from wash_ops.planning.calendar import LineCalendar
-from wash_ops.telemetry.models import CounterIncrement, Resolution, TagRollup
+from wash_ops.telemetry.models import LineReading, Resolution, TagRollup
 from wash_ops.telemetry.oee import production_day
+from wash_ops.telemetry.readings import counted_sum
 from wash_ops.telemetry.register_map import RegisterMap
 
 HOUR = timedelta(hours=1)
@@ -144,15 +145,7 @@ def _rollups(
 
 
 def _raw_sum(session: Session, line_id: int, tag: str, start: datetime, end: datetime) -> float:
-    total = session.scalar(
-        select(func.coalesce(func.sum(CounterIncrement.delta), 0)).where(
-            CounterIncrement.line_id == line_id,
-            CounterIncrement.tag == tag,
-            CounterIncrement.at >= start,
-            CounterIncrement.at < end,
-        )
-    )
-    return float(total or 0)
+    return float(counted_sum(session, line_id, tag, LineReading.at >= start, LineReading.at < end))
 
 
 def _has_tag(register_map: RegisterMap, name: str) -> bool:

@@ -21,10 +21,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wash_ops.telemetry.models import CounterIncrement, TagSample
+from wash_ops.telemetry.models import LineReading
+from wash_ops.telemetry.readings import counted_sum, gauge_values
 
 SETTLE = timedelta(seconds=30)
 
@@ -147,14 +148,10 @@ def counter_total(
     session: Session, line_id: int, tag: str, start: datetime, end: datetime | None
 ) -> int:
     """What a counter added after ``start`` up to and including ``end`` (no end: up to now)."""
-    query = select(func.coalesce(func.sum(CounterIncrement.delta), 0)).where(
-        CounterIncrement.line_id == line_id,
-        CounterIncrement.tag == tag,
-        CounterIncrement.at > start,
-    )
+    window = [LineReading.at > start]
     if end is not None:
-        query = query.where(CounterIncrement.at <= end)
-    return int(session.scalar(query) or 0)
+        window.append(LineReading.at <= end)
+    return counted_sum(session, line_id, tag, *window)
 
 
 class LiveRecords:
@@ -233,25 +230,17 @@ class LiveRecords:
 def _readings(
     session: Session, line_id: int, tag: str, after: datetime, end: datetime
 ) -> list[_Reading]:
-    rows = session.execute(
-        select(TagSample.at, TagSample.value)
-        .where(
-            TagSample.line_id == line_id,
-            TagSample.tag == tag,
-            TagSample.at > after,
-            TagSample.at <= end,
-        )
-        .order_by(TagSample.at)
-    )
-    return [_Reading(at, float(value)) for at, value in rows]
+    values = gauge_values(session, line_id, tag, LineReading.at > after, LineReading.at <= end)
+    return [_Reading(at, value) for at, value in values]
 
 
 def _reading_at(session: Session, line_id: int, tag: str, moment: datetime) -> _Reading | None:
     """The last reading at or before ``moment``."""
+    value = LineReading.gauge(tag)
     row = session.execute(
-        select(TagSample.at, TagSample.value)
-        .where(TagSample.line_id == line_id, TagSample.tag == tag, TagSample.at <= moment)
-        .order_by(TagSample.at.desc())
+        select(LineReading.at, value)
+        .where(LineReading.line_id == line_id, value.is_not(None), LineReading.at <= moment)
+        .order_by(LineReading.at.desc(), LineReading.id.desc())
         .limit(1)
     ).first()
-    return None if row is None else _Reading(row.at, float(row.value))
+    return None if row is None else _Reading(row[0], float(row[1]))

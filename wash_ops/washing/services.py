@@ -43,7 +43,7 @@ from wash_ops.inventory.models import (
     StockState,
 )
 from wash_ops.orders.models import Order, OrderLine, OrderStatus, Service
-from wash_ops.telemetry.models import TagSample
+from wash_ops.telemetry.models import LineReading
 from wash_ops.telemetry.register_map import RegisterMap
 from wash_ops.washing.models import BatchStatus, WashBatch
 from wash_ops.washing.readings import (
@@ -621,10 +621,13 @@ def running_batch(
 
 def _latest_reading(session: Session, batch: WashBatch) -> datetime:
     latest = session.scalar(
-        select(func.max(TagSample.at)).where(
-            TagSample.line_id == batch.line_id,
-            TagSample.tag.in_([batch.wash_tag, batch.rinse_tag]),
-            TagSample.at >= batch.started_at,
+        select(func.max(LineReading.at)).where(
+            LineReading.line_id == batch.line_id,
+            or_(
+                LineReading.gauge(batch.wash_tag).is_not(None),
+                LineReading.gauge(batch.rinse_tag).is_not(None),
+            ),
+            LineReading.at >= batch.started_at,
         )
     )
     return latest or batch.started_at
