@@ -18,7 +18,9 @@ embedded demo does, for comparison (the goal is judged on the default).
     .venv/bin/python bench/mqtt_ingest.py --store thread process
 
 Goal (issue 6): the bridge sustains at least half the bare subscriber's message rate, and at
-least 20,000 metrics per second into SQLite and into PostgreSQL.
+least 20,000 metrics per second into SQLite and into PostgreSQL. The bare rate moves by a third
+from run to run on a shared machine, so the script runs ``--repeat`` rounds (each a bare run
+followed by the bridge runs) and judges the median ratio.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import os
 import platform
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -287,6 +290,12 @@ def main() -> int:
         default=["process"],
         help="where the bridge stores: its own process (the default configuration) or a thread",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="rounds of (bare, then each bridge); the goal is judged on the median ratio",
+    )
     parser.add_argument("--publish", nargs=3, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.publish:
@@ -296,39 +305,63 @@ def main() -> int:
     backends = ["sqlite"] + ([] if args.no_postgres else ["postgresql"])
     print(f"MQTT ingest: {args.messages:,} messages of {metrics_per_message} metrics per run")
     print(f"python {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}")
-    failed = False
+    # (qos, store, backend) -> per round: (ratio, messages/s, lost)
+    results: dict[tuple[int, str, str], list[tuple[float, float, int]]] = {}
     with tempfile.TemporaryDirectory() as folder_name:
         folder = Path(folder_name)
         broker = Broker(folder)
         try:
-            for qos in (0, 1):
-                reference, reference_cpu = bare(broker.port, args.messages, qos)
-                print(
-                    f"\nQoS {qos}: bare paho subscriber {reference:,.0f} messages/s"
-                    f"  ({reference_cpu:.0f} µs CPU a message)"
-                )
-                for store in args.store:
-                    for kind in backends:
-                        rate, cpu, lost, stats = bridged(
-                            broker.port, args.messages, qos, kind, args.postgres, folder, store
-                        )
-                        ratio = rate / reference
-                        metrics = rate * metrics_per_message
-                        ok = lost == 0 and ratio >= 0.5 and metrics >= 20_000
-                        if store == "process":
-                            failed |= not ok
-                            verdict = "goal met" if ok else "GOAL MISSED"
-                        else:
-                            verdict = "(comparison)"
-                        print(
-                            f"  bridge, store in a {store:<7} -> {kind:<10} {rate:>7,.0f} messages/s"
-                            f"  {metrics:>8,.0f} metrics/s  ratio {ratio:.2f}  lost {lost}"
-                            f"  batches {stats.batches}  {cpu:.0f} µs CPU a message"
-                            f" (CPU ratio {reference_cpu / cpu:.2f})  {verdict}"
-                        )
+            for round_ in range(1, args.repeat + 1):
+                for qos in (0, 1):
+                    reference, reference_cpu = bare(broker.port, args.messages, qos)
+                    print(
+                        f"\nround {round_}, QoS {qos}: bare paho subscriber {reference:,.0f}"
+                        f" messages/s  ({reference_cpu:.0f} µs CPU a message)"
+                    )
+                    for store in args.store:
+                        for kind in backends:
+                            rate, cpu, lost, stats = bridged(
+                                broker.port, args.messages, qos, kind, args.postgres, folder, store
+                            )
+                            ratio = rate / reference
+                            results.setdefault((qos, store, kind), []).append((ratio, rate, lost))
+                            print(
+                                f"  bridge, store in a {store:<7} -> {kind:<10}"
+                                f" {rate:>7,.0f} messages/s"
+                                f"  {rate * metrics_per_message:>8,.0f} metrics/s"
+                                f"  ratio {ratio:.2f}  lost {lost}  batches {stats.batches}"
+                                f"  {cpu:.0f} µs CPU a message"
+                                f" (CPU ratio {reference_cpu / cpu:.2f})"
+                            )
         finally:
             broker.stop()
-    return 1 if failed else 0
+    return 0 if summary(results, metrics_per_message) else 1
+
+
+def summary(
+    results: dict[tuple[int, str, str], list[tuple[float, float, int]]], metrics_per_message: int
+) -> bool:
+    """The median ratio and rate of each configuration over the rounds; the goal is judged on
+    the default configuration (store in a process)."""
+    print("\nmedian over the rounds (min–max):")
+    met = True
+    for (qos, store, kind), rounds in results.items():
+        ratios = [ratio for ratio, _, _ in rounds]
+        metrics = statistics.median(rate for _, rate, _ in rounds) * metrics_per_message
+        lost = sum(lost for _, _, lost in rounds)
+        ratio = statistics.median(ratios)
+        ok = lost == 0 and ratio >= 0.5 and metrics >= 20_000
+        if store == "process":
+            met &= ok
+            verdict = "goal met" if ok else "GOAL MISSED"
+        else:
+            verdict = "(comparison)"
+        print(
+            f"  QoS {qos}, store in a {store:<7} -> {kind:<10} ratio {ratio:.2f}"
+            f" ({min(ratios):.2f}–{max(ratios):.2f})  {metrics:>8,.0f} metrics/s"
+            f"  lost {lost}  {verdict}"
+        )
+    return met
 
 
 if __name__ == "__main__":

@@ -33,7 +33,13 @@ from plc.mqtt_bridge import connect_properties, mqtt_client
 from plc.poller import Poller
 from wash_ops.config import Settings
 from wash_ops.network.messages import encode_json
-from wash_ops.network.sparkplug import REBIRTH_METRIC, SparkplugEncoder, decode_payload
+from wash_ops.network.sparkplug import (
+    REBIRTH_METRIC,
+    SparkplugEncoder,
+    decode_payload,
+    host_state_topic,
+    parse_host_state,
+)
 from wash_ops.telemetry.ingest import Quality, Reading
 from wash_ops.telemetry.register_map import RegisterMap
 
@@ -139,7 +145,13 @@ class EdgePublisher:
             self.client.will_set(self.status_topic, b"offline", qos=1, retain=True)
         else:
             self.client.will_set(self.sparkplug.topic("NDEATH"), self.sparkplug.death(), qos=1)
-            self.client.on_message = self._on_command
+            self.client.on_message = self._on_message
+        # Sparkplug: the primary host application whose STATE says when data may go out.
+        self.primary_host = config.sparkplug_primary_host if self.sparkplug else ""
+        self._host_online = threading.Event()
+        if not self.primary_host:
+            self._host_online.set()
+        self._host_since = -1
         self._will_bd_seq = self.sparkplug.bd_seq if self.sparkplug else 0
         self._birth_bd_seq = self._will_bd_seq
         self._reconnected = threading.Event()
@@ -207,6 +219,8 @@ class EdgePublisher:
             client.publish(self.status_topic, b"online", qos=1, retain=True)
         else:
             client.subscribe(self.sparkplug.topic("NCMD"), qos=0)
+            if self.primary_host:
+                client.subscribe(host_state_topic(self.primary_host), qos=1)
             self._reconnected.set()
         log.info(
             "edge connected to %s:%s (session present: %s)",
@@ -217,6 +231,31 @@ class EdgePublisher:
 
     def _on_publish(self, _client, _userdata, mid, _reason_code, _properties) -> None:
         self._acked.append(mid)
+
+    def _on_message(self, client, userdata, message) -> None:
+        if self.primary_host and message.topic == host_state_topic(self.primary_host):
+            self._on_host_state(message.payload)
+        else:
+            self._on_command(client, userdata, message)
+
+    def _on_host_state(self, payload: bytes) -> None:
+        """The primary host's STATE: data goes out only while it is online, and a new NBIRTH
+        first when it comes (back) online; a state older than the last one seen is ignored."""
+        state = parse_host_state(payload)
+        if state is None:
+            log.warning("edge: a STATE message of the primary host that does not parse was ignored")
+            return
+        online, timestamp = state
+        if timestamp < self._host_since:
+            return
+        self._host_since = timestamp
+        if online and not self._host_online.is_set():
+            self._rebirth.set()
+            self._host_online.set()
+            log.info("edge: primary host %s online; sending", self.primary_host)
+        elif not online and self._host_online.is_set():
+            self._host_online.clear()
+            log.warning("edge: primary host %s offline; keeping readings", self.primary_host)
 
     def _on_command(self, _client, _userdata, message) -> None:
         """An NCMD: a rebirth request is answered with a new NBIRTH."""
@@ -287,7 +326,7 @@ class EdgePublisher:
             self.client.will_set(encoder.topic("NDEATH"), encoder.death(), qos=1)
             self._rebirth.set()
         room = self.window - len(self._inflight)
-        if room <= 0 or not self.client.is_connected():
+        if room <= 0 or not self.client.is_connected() or not self._host_online.is_set():
             return False
         rows = self.buffer.after(self._last_sent, room)
         for buffer_id, at, metrics in rows:

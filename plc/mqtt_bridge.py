@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import itertools
 import logging
-import queue
 import ssl
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
@@ -34,13 +34,13 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy.orm import Session, sessionmaker
 
-from plc.background import STOP, next_batch
+from plc.background import POLL_S
 from plc.mqtt_store import Batch, BatchStorer, Stored, StoreGone, StoreProcess, StoreThread
 from wash_ops.config import Settings
 from wash_ops.db import utcnow
 from wash_ops.network.kpi import kpi_messages
 from wash_ops.network.services import check_network_config
-from wash_ops.network.sparkplug import SPARKPLUG_NAMESPACE
+from wash_ops.network.sparkplug import SPARKPLUG_NAMESPACE, host_state, host_state_topic
 from wash_ops.telemetry.register_map import RegisterMap
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,62 @@ log = logging.getLogger(__name__)
 BATCH_WAIT_S = 0.05
 RESTART_DELAY_S = 1.0
 STOP_TIMEOUT_S = 30.0
+
+
+# A message on its way to the store: topic, payload, time received (epoch seconds), size as
+# received; then what acknowledging it takes: its client, mid, QoS and session generation.
+Message = tuple[str, bytes, float, int, mqtt.Client, int, int, int]
+
+
+class Inbox:
+    """The network threads' messages on their way to the forwarder: a bounded deque, whose
+    append and popleft are atomic in CPython, so a message costs no lock and wakes nobody; the
+    forwarder is woken only when the inbox goes from empty to not empty."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: deque[Message] = deque()
+        self._arrived = threading.Event()
+        self._closed = False
+
+    def put(self, item: Message) -> bool:
+        """False when the inbox is full (the item is not taken)."""
+        items = self._items
+        if len(items) >= self.size:
+            return False
+        items.append(item)
+        if len(items) == 1:
+            self._arrived.set()
+        return True
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def close(self) -> None:
+        """What is in the inbox now is still taken; then ``take`` says it is closed."""
+        self._closed = True
+        self._arrived.set()
+
+    def take(self, size: int, wait_s: float) -> tuple[list[Message], bool]:
+        """Wait for an item, then take what arrives within ``wait_s``, at most ``size``; the
+        flag says the inbox is closed and empty."""
+        items = self._items
+        while not items:
+            if self._closed:
+                return [], True
+            self._arrived.clear()
+            if not items:
+                self._arrived.wait(1.0)
+        batch: list[Message] = []
+        deadline = time.monotonic() + wait_s
+        while len(batch) < size:
+            if items:
+                batch.append(items.popleft())
+            elif self._closed or time.monotonic() >= deadline:
+                break
+            else:
+                time.sleep(POLL_S)
+        return batch, False
 
 
 @dataclass
@@ -115,7 +171,7 @@ class MqttBridge:
         self.host = host or config.host
         self.port = port or config.port
         self.client_id = client_id or config.client_id
-        self.queue: queue.Queue[object] = queue.Queue(maxsize=config.queue_size)
+        self.queue = Inbox(config.queue_size)
         self.stats = BridgeStats()
         self.max_payload = config.max_payload_bytes
         self.batch_size = config.batch_size
@@ -136,6 +192,13 @@ class MqttBridge:
         self.json_client.on_disconnect = self._on_disconnect
         self.json_client.on_message = self._on_message
         self.spb_client = mqtt_client(settings, self.client_id + "-spb", persistent=False)
+        # The host's birth and death certificates carry the same time (the specification asks
+        # the death, set as the will at connect, to match the birth that follows).
+        self.host_state_topic = host_state_topic(config.sparkplug_host_id)
+        self._host_born_ms = int(time.time() * 1000)
+        self.spb_client.will_set(
+            self.host_state_topic, host_state(False, self._host_born_ms), qos=1, retain=True
+        )
         self.spb_client.on_connect = self._on_spb_connect
         self.spb_client.on_message = self._on_message
         self._store = self._new_store()
@@ -174,7 +237,7 @@ class MqttBridge:
         cannot finish within ``STOP_TIMEOUT_S`` (the database is away) is ended: the broker
         sends again what was not acknowledged."""
         self._stopping.set()
-        self.queue.put(STOP)
+        self.queue.close()
         self._forwarder.join(timeout=STOP_TIMEOUT_S)
         if self._forwarder.is_alive() or not self._store.close(timeout=STOP_TIMEOUT_S):
             log.warning("the MQTT store did not finish in %s s; ending it", STOP_TIMEOUT_S)
@@ -184,6 +247,10 @@ class MqttBridge:
         self._kpis.join()
         if self.json_client.is_connected():
             info = self.json_client.publish(self.status_topic, b"offline", qos=1, retain=True)
+            info.wait_for_publish(timeout=2)
+        if self.spb_client.is_connected():
+            death = host_state(False, self._host_born_ms)
+            info = self.spb_client.publish(self.host_state_topic, death, qos=1, retain=True)
             info.wait_for_publish(timeout=2)
         for client in (self.json_client, self.spb_client):
             client.disconnect()
@@ -200,7 +267,7 @@ class MqttBridge:
             if sock is not None:
                 sock.close()
         self._store.kill()
-        self.queue.put(STOP)
+        self.queue.close()
         self._forwarder.join()
 
     def store_pid(self) -> int | None:
@@ -248,6 +315,8 @@ class MqttBridge:
             log.error("MQTT broker refused the Sparkplug client: %s", reason_code)
             return
         client.subscribe(f"{SPARKPLUG_NAMESPACE}/{self.settings.mqtt.sparkplug_group}/#", qos=0)
+        birth = host_state(True, self._host_born_ms)
+        client.publish(self.host_state_topic, birth, qos=1, retain=True)
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
         self.connected.clear()
@@ -263,16 +332,14 @@ class MqttBridge:
         item = (
             message.topic,
             payload,
-            utcnow(),
+            time.time(),
             size,
             client,
             message.mid,
             message.qos,
             self._generation,
         )
-        try:
-            self.queue.put_nowait(item)
-        except queue.Full:
+        if not self.queue.put(item):
             # Only QoS 0 can get here (QoS 1 is held back by the broker's receive maximum);
             # an unacknowledged QoS 1 message would come again after a reconnect.
             self.stats.dropped += 1
@@ -296,13 +363,17 @@ class MqttBridge:
 
     def _forward(self) -> None:
         while True:
-            items, stopping = next_batch(self.queue, self.batch_size, BATCH_WAIT_S)
+            items, stopping = self.queue.take(self.batch_size, BATCH_WAIT_S)
             dropped = self.stats.dropped - self._dropped_reported
             if items or dropped:
                 self._dropped_reported += dropped
-                batch = Batch(next(self._numbers), [item[:4] for item in items], dropped)  # type: ignore[index]
+                raw = [(topic, payload, at, size) for topic, payload, at, size, *_ in items]
+                batch = Batch(next(self._numbers), raw, dropped)
+                acks = [
+                    (client, mid, qos, generation) for *_, client, mid, qos, generation in items
+                ]
                 with self._pending_lock:
-                    self._pending[batch.number] = (batch, [item[4:] for item in items])  # type: ignore[index,misc]
+                    self._pending[batch.number] = (batch, acks)
                 self._send(batch)
             if stopping:
                 return

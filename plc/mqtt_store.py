@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from typing import Any, NamedTuple
 
@@ -39,8 +39,8 @@ from wash_ops.telemetry.register_map import RegisterMap
 log = logging.getLogger(__name__)
 
 # A message as it travels to the store: topic, payload (cut after the size limit), the time
-# the bridge received it, and its size as received.
-Raw = tuple[str, bytes, datetime, int]
+# the bridge received it (seconds since the epoch), and its size as received.
+Raw = tuple[str, bytes, float, int]
 
 
 class Batch(NamedTuple):
@@ -88,7 +88,10 @@ class BatchStorer:
         return outcome
 
     def _store(self, batch: Batch) -> Stored:
-        messages = [Incoming(*raw) for raw in batch.messages]
+        messages = [
+            Incoming(topic, payload, datetime.fromtimestamp(at, UTC), size)
+            for topic, payload, at, size in batch.messages
+        ]
         outcome = Stored(batch.number)
         delay = 0.1
         while True:
@@ -271,8 +274,16 @@ def _serve(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     engine = make_engine(database_url, pool_pre_ping=True)
+    parent = multiprocessing.parent_process()
     try:
-        storer = BatchStorer(settings, register_map, make_session_factory(engine), status_topic)
+        storer = BatchStorer(
+            settings,
+            register_map,
+            make_session_factory(engine),
+            status_topic,
+            # Waiting for the database ends when the bridge is gone: nobody would hear of it.
+            stopping=lambda: parent is not None and not parent.is_alive(),
+        )
         while True:
             try:
                 batch = requests.recv()
@@ -281,9 +292,14 @@ def _serve(
             if batch is None:
                 return
             try:
-                outcomes.send(storer.store(batch))
+                outcome: Stored | Exception = storer.store(batch)
             except Exception as error:  # noqa: BLE001 - said to the bridge, which logs it
-                outcomes.send(RuntimeError(f"{type(error).__name__}: {error}"))
+                outcome = RuntimeError(f"{type(error).__name__}: {error}")
+            try:
+                outcomes.send(outcome)
+            except OSError:
+                return  # the bridge is gone
+            if isinstance(outcome, Exception):
                 return
     finally:
         outcomes.close()

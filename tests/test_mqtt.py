@@ -191,3 +191,34 @@ def test_the_bridge_says_online_and_its_last_will_says_offline(
     finally:
         watcher.loop_stop()
         watcher.disconnect()
+
+
+def test_the_bridge_is_a_sparkplug_host_with_birth_and_death_certificates(
+    settings, register_map, line_db, broker
+):
+    """Sparkplug 3.0 host application STATE: online with a time after connecting, retained;
+    the death (the will after a crash, or said on a clean stop) carries the birth's time."""
+    import json
+
+    topic = f"spBv1.0/STATE/{settings.mqtt.sparkplug_host_id}"
+    states: list[dict] = []
+    watcher = publisher(broker.port, "state-watcher", persistent=False)
+    watcher.on_message = lambda _c, _u, message: states.append(json.loads(message.payload))
+    watcher.subscribe(topic, qos=1)
+    try:
+        bridge = make_bridge(settings, register_map, line_db, broker)
+        wait_for(lambda: states and states[-1]["online"], 10, "the host's birth")
+        born = states[-1]["timestamp"]
+        bridge.kill()
+        wait_for(lambda: not states[-1]["online"], 30, "the host's death by its will")
+        assert states[-1] == {"online": False, "timestamp": born}
+        again = make_bridge(settings, register_map, line_db, broker, client_id="bridge-again")
+        wait_for(lambda: states[-1]["online"], 10, "a new birth")
+        reborn = states[-1]["timestamp"]
+        assert reborn >= born
+        again.stop()
+        wait_for(lambda: not states[-1]["online"], 10, "the death said on stopping")
+        assert states[-1] == {"online": False, "timestamp": reborn}
+    finally:
+        watcher.loop_stop()
+        watcher.disconnect()

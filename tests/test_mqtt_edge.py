@@ -204,3 +204,52 @@ def test_edge_publishes_sparkplug_with_births_rebirths_and_a_death(
     assert bridge.stats.dead == 0 and bridge.stats.duplicates == 0
     assert stored(line_db) == (200, 200, 199)
     assert samples_in_order(line_db)
+
+
+def test_a_sparkplug_edge_node_waits_for_its_primary_host_and_births_again_when_it_returns(
+    settings, register_map, line_db, broker, tmp_path
+):
+    """With ``sparkplug_primary_host`` the edge node sends only while the host's STATE says
+    online: readings taken while the central bridge is away stay in its buffer, and when the
+    bridge is back (a new birth certificate) they follow a new NBIRTH. Nothing is lost."""
+    spb = settings.model_copy(
+        update={
+            "mqtt": settings.mqtt.model_copy(
+                update={
+                    "publish_format": "sparkplug",
+                    "sparkplug_primary_host": settings.mqtt.sparkplug_host_id,
+                }
+            )
+        }
+    )
+    edge = EdgePublisher(
+        spb,
+        buffer_path=tmp_path / "edge-host" / "buffer.sqlite",
+        port=broker.port,
+        register_map=register_map,
+    )
+    edge.start()
+    bridge = None
+    try:
+        wait_for(edge.client.is_connected, 10, "the edge node to connect")
+        for i in range(40):
+            edge.put(reading(i))
+        wait_for(lambda: edge.pending() == 40, 10, "the readings in the buffer")
+        threading.Event().wait(0.5)
+        assert edge.sent == 0 and edge.pending() == 40  # no host: nothing goes out
+        bridge = make_bridge(settings, register_map, line_db, broker)
+        wait_for(lambda: stored(line_db)[0] >= 40, 20, "the held readings once the host is up")
+        bridge.stop()  # its death certificate: the edge holds back again
+        wait_for(lambda: not edge._host_online.is_set(), 10, "the host's death at the edge")
+        for i in range(40, 70):
+            edge.put(reading(i))
+        wait_for(lambda: edge.pending() == 30, 10, "the new readings held")
+        bridge = make_bridge(settings, register_map, line_db, broker, client_id="bridge-back")
+        wait_for(lambda: stored(line_db)[0] >= 70, 20, "the rest after the host's return")
+    finally:
+        edge.stop()
+        if bridge is not None:
+            bridge.stop()
+    assert stored(line_db) == (70, 70, 69)
+    assert samples_in_order(line_db)
+    assert bridge.stats.dead == 0

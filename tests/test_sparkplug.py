@@ -131,3 +131,48 @@ def test_metric_values_follow_their_datatype():
     assert metric_value(metric) == 61.25
     assert metric_value(pb.Payload.Metric(datatype=DOUBLE, is_null=True)) is None
     assert metric_value(pb.Payload.Metric(datatype=12, string_value="x")) is None
+
+
+def test_metrics_with_properties_data_sets_and_templates_decode_and_the_numbers_are_stored(
+    db, settings
+):
+    """The full Sparkplug B payload (specification 3.0): metadata, property sets, data sets
+    and templates decode; numeric metrics mapped onto tags are stored, the rest is left."""
+    birth = pb.Payload(timestamp=_ms(0), seq=0)
+    birth.metrics.add(name="bdSeq", datatype=pb.Int64, long_value=3)
+    speed = birth.metrics.add(name="Line/Speed", alias=1, datatype=pb.UInt32, int_value=3400)
+    speed.properties.keys.append("engUnit")
+    speed.properties.values.add(type=pb.String, string_value="cups/h")
+    speed.metadata.description = "conveyor speed"
+    recipe = birth.metrics.add(name="Line/Recipe", alias=2, datatype=pb.DataSet)
+    recipe.dataset_value.num_of_columns = 2
+    recipe.dataset_value.columns.extend(["step", "seconds"])
+    recipe.dataset_value.types.extend([pb.String, pb.UInt32])
+    row = recipe.dataset_value.rows.add()
+    row.elements.add(string_value="wash")
+    row.elements.add(int_value=40)
+    dryer = birth.metrics.add(name="Dryer", alias=3, datatype=pb.Template)
+    dryer.template_value.template_ref = "Dryer"
+    dryer.template_value.metrics.add(name="Fan", datatype=pb.Boolean, boolean_value=True)
+    birth.metrics.add(name="Operator", alias=4, datatype=pb.String, string_value="Els")
+    data = pb.Payload(timestamp=_ms(1), seq=1)
+    data.metrics.add(alias=1, datatype=pb.UInt32, int_value=3550)
+    data.metrics.add(alias=2, datatype=pb.DataSet).dataset_value.num_of_columns = 0
+    wire = birth.SerializeToString()
+    decoded = pb.Payload.FromString(wire)
+    assert list(decoded.metrics[2].dataset_value.columns) == ["step", "seconds"]
+    assert decoded.metrics[2].dataset_value.rows[0].elements[1].int_value == 40
+    assert decoded.metrics[3].template_value.metrics[0].boolean_value
+    assert decoded.metrics[1].properties.values[0].string_value == "cups/h"
+    assert metric_value(decoded.metrics[2]) is None and metric_value(decoded.metrics[4]) is None
+
+    ingest = NetworkIngest(settings, load_register_map(environ={}))
+    result = store(
+        db,
+        settings,
+        ingest,
+        (NODE.format("NBIRTH"), wire),
+        (NODE.format("NDATA"), data.SerializeToString()),
+    )
+    assert (result.stored, result.dead, result.commands) == (2, {}, [])
+    assert values(db, "speed") == [3400.0, 3550.0]

@@ -207,6 +207,10 @@ class MqttSettings(_Section):
     kpi_interval_s: float = Field(default=10.0, ge=0.1, le=3600)
     lines: tuple[MqttLineSettings, ...] = ()
     sparkplug_group: str = Field(default="wash-it", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    # The bridge is a Sparkplug host application: its STATE goes on spBv1.0/STATE/<host id>.
+    sparkplug_host_id: str = Field(default="wash-ops", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    # Edge mode, Sparkplug: send only while this primary host's STATE says online ("": always).
+    sparkplug_primary_host: str = Field(default="", pattern=r"^[A-Za-z0-9_-]{0,64}$")
     sparkplug_nodes: tuple[SparkplugNodeSettings, ...] = ()
     sparkplug_metrics: tuple[SparkplugMetricSettings, ...] = ()
     # Edge mode (`wash-ops worker --publish`): the format and the local store-and-forward buffer.

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import ColumnElement, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from wash_ops.catalogue.models import Line, Site
@@ -173,18 +173,17 @@ class NetworkIngest:
     ) -> list[_Accepted]:
         """JSON messages already stored (or twice in this batch) are counted, not stored: by
         source, sequence number and time, whatever order they come in. The rest is recorded."""
-        keyed = [item for item in accepted if item.stream is not None]
-        if not keyed:
+        by_source: dict[int, list[int]] = {}
+        for item in accepted:
+            if item.stream is not None:
+                by_source.setdefault(item.stream.source_id, []).append(item.seq)
+        if not by_source:
             return accepted
         seen: set[tuple[int, int, datetime]] = set()
-        by_source: dict[int, list[int]] = {}
-        for item in keyed:
-            by_source.setdefault(item.stream.source_id, []).append(item.seq)  # type: ignore[union-attr]
         for source_id, seqs in by_source.items():
             rows = session.execute(
                 select(ReceivedMessage.seq, ReceivedMessage.at).where(
-                    ReceivedMessage.source_id == source_id,
-                    ReceivedMessage.seq.in_(sorted(set(seqs))),
+                    ReceivedMessage.source_id == source_id, _seq_among(seqs)
                 )
             )
             seen.update((source_id, seq, at) for seq, at in rows)
@@ -253,6 +252,16 @@ class NetworkIngest:
     ) -> None:
         """Keep a message the bridge could not even queue (its queue was full)."""
         session.execute(insert(DeadLetter), [self._dead_row(message, Invalid(reason, detail))])
+
+
+def _seq_among(seqs: list[int]) -> ColumnElement[bool]:
+    """SQL for "seq is one of these": a range when they lie close together, as a stream's do
+    (a list of thousands of values costs the database more to plan than to look up), else the
+    list; a range may find a few seqs of other times too, which the caller matches exactly."""
+    low, high = min(seqs), max(seqs)
+    if high - low < 2 * len(seqs):
+        return ReceivedMessage.seq.between(low, high)
+    return ReceivedMessage.seq.in_(sorted(set(seqs)))
 
 
 class _JsonStream:

@@ -10,6 +10,7 @@ node's data stale. Metric names map onto register-map tags through ``mqtt.sparkp
 
 from __future__ import annotations
 
+import json
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,6 +31,32 @@ if TYPE_CHECKING:
     from wash_ops.network.services import BatchResult, Incoming, _Sources
 
 SPARKPLUG_NAMESPACE = "spBv1.0"
+
+
+def host_state_topic(host_id: str) -> str:
+    """Where a Sparkplug host application says whether it is online (specification 3.0)."""
+    return f"{SPARKPLUG_NAMESPACE}/STATE/{host_id}"
+
+
+def host_state(online: bool, timestamp_ms: int) -> bytes:
+    """The host's birth (online) or death certificate: JSON, the death with its birth's time."""
+    return json.dumps({"online": online, "timestamp": timestamp_ms}).encode()
+
+
+def parse_host_state(payload: bytes) -> tuple[bool, int] | None:
+    """(online, timestamp) of a host's STATE message; None when it is not one."""
+    try:
+        state = json.loads(payload)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(state, dict):
+        return None
+    online, timestamp = state.get("online"), state.get("timestamp")
+    if type(online) is not bool or type(timestamp) is not int:
+        return None
+    return online, timestamp
+
+
 KIND = "sparkplug"
 REBIRTH_METRIC = "Node Control/Rebirth"
 BD_SEQ_METRIC = "bdSeq"
@@ -37,14 +64,21 @@ MESSAGE_TYPES = {"NBIRTH", "NDATA", "NDEATH", "DBIRTH", "DDATA", "DDEATH", "NCMD
 
 
 class DataType:
-    """Sparkplug B data type codes (the specification's table)."""
+    """The Sparkplug B data types wash-ops reads and writes (the schema's DataType enum)."""
 
-    INT8, INT16, INT32, INT64 = 1, 2, 3, 4
-    UINT8, UINT16, UINT32, UINT64 = 5, 6, 7, 8
-    FLOAT, DOUBLE, BOOLEAN, STRING, DATETIME = 9, 10, 11, 12, 13
+    INT8, INT16, INT32, INT64 = pb.Int8, pb.Int16, pb.Int32, pb.Int64
+    UINT8, UINT16, UINT32, UINT64 = pb.UInt8, pb.UInt16, pb.UInt32, pb.UInt64
+    FLOAT, DOUBLE, BOOLEAN, STRING, DATETIME = (
+        pb.Float,
+        pb.Double,
+        pb.Boolean,
+        pb.String,
+        pb.DateTime,
+    )
 
 
 _SIGNED = {DataType.INT8, DataType.INT16, DataType.INT32, DataType.INT64}
+_NUMBERS = {"int_value", "long_value", "float_value", "double_value", "boolean_value"}
 
 
 @dataclass(frozen=True)
@@ -94,8 +128,8 @@ def metric_value(metric: Any) -> float | int | None:
     if metric.is_null:
         return None
     which = metric.WhichOneof("value")
-    if which is None or which in ("string_value", "bytes_value"):
-        return None
+    if which not in _NUMBERS:
+        return None  # null, text, bytes, a data set, a template or an extension
     value = getattr(metric, which)
     if which == "boolean_value":
         return int(value)
