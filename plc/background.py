@@ -1,20 +1,21 @@
 """What the worker, the edge worker and the MQTT bridge share to run in background threads:
-the poller's event loop in a thread of its own, batches taken off a queue, and waiting for
-SIGTERM or Ctrl+C."""
+the poller's event loop in a thread of its own, an inbox that hands items over in batches, and
+waiting for SIGTERM or Ctrl+C."""
 
 from __future__ import annotations
 
 import asyncio
-import queue
 import signal
 import threading
 import time
-from typing import Any
+from collections import deque
+from typing import Generic, TypeVar
 
 from plc.poller import Poller
 
-STOP = object()  # put on a queue to end its consumer once what came before is taken
-POLL_S = 0.005
+POLL_S = 0.005  # how often a batch being collected looks for more
+
+T = TypeVar("T")
 
 
 class PollingThread:
@@ -51,31 +52,57 @@ class PollingThread:
         asyncio.run(main())
 
 
-def next_batch(source: queue.Queue[Any], size: int, wait_s: float) -> tuple[list[Any], bool]:
-    """Block for one item, then take what arrives within ``wait_s`` of it, at most ``size``;
-    the flag says STOP was taken (the batch holds everything queued before it).
+class Inbox(Generic[T]):
+    """Items from producer threads (the poller, paho's network threads) on their way to one
+    consumer that takes them in batches: a bounded deque, whose append and popleft are atomic in
+    CPython, so an item costs no lock and wakes nobody; the consumer is woken only when the
+    inbox goes from empty to not empty, and looks every few milliseconds while it collects a
+    batch. (A ``queue.Queue`` woke it, and took the GIL from the producer, for every item.)"""
 
-    Between looks at the queue it sleeps a few milliseconds rather than waiting on it: a
-    consumer that waits is woken (and takes the GIL from the producer) for every single item,
-    which at thousands of items a second costs more than the items themselves."""
-    first = source.get()
-    if first is STOP:
-        return [], True
-    batch = [first]
-    deadline = time.monotonic() + wait_s
-    while len(batch) < size:
-        try:
-            item = source.get_nowait()
-        except queue.Empty:
-            left = deadline - time.monotonic()
-            if left <= 0:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: deque[T] = deque()
+        self._arrived = threading.Event()
+        self._closed = False
+
+    def put(self, item: T) -> bool:
+        """False when the inbox is full (the item is not taken)."""
+        items = self._items
+        if len(items) >= self.size:
+            return False
+        items.append(item)
+        if len(items) == 1:
+            self._arrived.set()
+        return True
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def close(self) -> None:
+        """What is in the inbox now is still taken; then ``take`` says it is closed."""
+        self._closed = True
+        self._arrived.set()
+
+    def take(self, size: int, wait_s: float) -> tuple[list[T], bool]:
+        """Wait for an item, then take what arrives within ``wait_s``, at most ``size``; the
+        flag says the inbox is closed and empty."""
+        items = self._items
+        while not items:
+            if self._closed:
+                return [], True
+            self._arrived.clear()
+            if not items:
+                self._arrived.wait(1.0)
+        batch: list[T] = []
+        deadline = time.monotonic() + wait_s
+        while len(batch) < size:
+            if items:
+                batch.append(items.popleft())
+            elif self._closed or time.monotonic() >= deadline:
                 break
-            time.sleep(min(left, POLL_S))
-            continue
-        if item is STOP:
-            return batch, True
-        batch.append(item)
-    return batch, False
+            else:
+                time.sleep(POLL_S)
+        return batch, False
 
 
 def wait_for_signal() -> threading.Event:

@@ -148,6 +148,7 @@ class EdgePublisher:
             self.client.on_message = self._on_message
         # Sparkplug: the primary host application whose STATE says when data may go out.
         self.primary_host = config.sparkplug_primary_host if self.sparkplug else ""
+        self.primary_host_topic = host_state_topic(self.primary_host)
         self._host_online = threading.Event()
         if not self.primary_host:
             self._host_online.set()
@@ -220,7 +221,7 @@ class EdgePublisher:
         else:
             client.subscribe(self.sparkplug.topic("NCMD"), qos=0)
             if self.primary_host:
-                client.subscribe(host_state_topic(self.primary_host), qos=1)
+                client.subscribe(self.primary_host_topic, qos=1)
             self._reconnected.set()
         log.info(
             "edge connected to %s:%s (session present: %s)",
@@ -233,7 +234,7 @@ class EdgePublisher:
         self._acked.append(mid)
 
     def _on_message(self, client, userdata, message) -> None:
-        if self.primary_host and message.topic == host_state_topic(self.primary_host):
+        if self.primary_host and message.topic == self.primary_host_topic:
             self._on_host_state(message.payload)
         else:
             self._on_command(client, userdata, message)

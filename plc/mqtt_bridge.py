@@ -25,7 +25,6 @@ import logging
 import ssl
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
@@ -34,7 +33,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy.orm import Session, sessionmaker
 
-from plc.background import POLL_S
+from plc.background import Inbox
 from plc.mqtt_store import Batch, BatchStorer, Stored, StoreGone, StoreProcess, StoreThread
 from wash_ops.config import Settings
 from wash_ops.db import utcnow
@@ -53,57 +52,6 @@ STOP_TIMEOUT_S = 30.0
 # A message on its way to the store: topic, payload, time received (epoch seconds), size as
 # received; then what acknowledging it takes: its client, mid, QoS and session generation.
 Message = tuple[str, bytes, float, int, mqtt.Client, int, int, int]
-
-
-class Inbox:
-    """The network threads' messages on their way to the forwarder: a bounded deque, whose
-    append and popleft are atomic in CPython, so a message costs no lock and wakes nobody; the
-    forwarder is woken only when the inbox goes from empty to not empty."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: deque[Message] = deque()
-        self._arrived = threading.Event()
-        self._closed = False
-
-    def put(self, item: Message) -> bool:
-        """False when the inbox is full (the item is not taken)."""
-        items = self._items
-        if len(items) >= self.size:
-            return False
-        items.append(item)
-        if len(items) == 1:
-            self._arrived.set()
-        return True
-
-    def empty(self) -> bool:
-        return not self._items
-
-    def close(self) -> None:
-        """What is in the inbox now is still taken; then ``take`` says it is closed."""
-        self._closed = True
-        self._arrived.set()
-
-    def take(self, size: int, wait_s: float) -> tuple[list[Message], bool]:
-        """Wait for an item, then take what arrives within ``wait_s``, at most ``size``; the
-        flag says the inbox is closed and empty."""
-        items = self._items
-        while not items:
-            if self._closed:
-                return [], True
-            self._arrived.clear()
-            if not items:
-                self._arrived.wait(1.0)
-        batch: list[Message] = []
-        deadline = time.monotonic() + wait_s
-        while len(batch) < size:
-            if items:
-                batch.append(items.popleft())
-            elif self._closed or time.monotonic() >= deadline:
-                break
-            else:
-                time.sleep(POLL_S)
-        return batch, False
 
 
 @dataclass
@@ -171,7 +119,7 @@ class MqttBridge:
         self.host = host or config.host
         self.port = port or config.port
         self.client_id = client_id or config.client_id
-        self.queue = Inbox(config.queue_size)
+        self.queue: Inbox[Message] = Inbox(config.queue_size)
         self.stats = BridgeStats()
         self.max_payload = config.max_payload_bytes
         self.batch_size = config.batch_size
@@ -214,22 +162,15 @@ class MqttBridge:
         self._forwarder.start()
         self._kpis.start()
         keepalive = self.settings.mqtt.keepalive_s
-        self.json_client.connect_async(
-            self.host,
-            self.port,
-            keepalive,
-            clean_start=False,
-            properties=connect_properties(self.settings, persistent=True),
-        )
-        self.spb_client.connect_async(
-            self.host,
-            self.port,
-            keepalive,
-            clean_start=True,
-            properties=connect_properties(self.settings, persistent=False),
-        )
-        self.json_client.loop_start()
-        self.spb_client.loop_start()
+        for client, persistent in ((self.json_client, True), (self.spb_client, False)):
+            client.connect_async(
+                self.host,
+                self.port,
+                keepalive,
+                clean_start=not persistent,
+                properties=connect_properties(self.settings, persistent=persistent),
+            )
+            client.loop_start()
         log.info("MQTT bridge connecting to %s:%s as %s", self.host, self.port, self.client_id)
 
     def stop(self) -> None:

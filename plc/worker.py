@@ -5,7 +5,6 @@ drains what it holds, then the scheduler."""
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from collections.abc import Callable
 from datetime import timedelta
@@ -13,7 +12,7 @@ from datetime import timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
-from plc.background import STOP, PollingThread, next_batch, wait_for_signal
+from plc.background import Inbox, PollingThread, wait_for_signal
 from plc.poller import Poller
 from wash_ops.catalogue.services import main_line
 from wash_ops.config import Settings
@@ -43,7 +42,7 @@ class ReadingWriter:
         self.session_factory = session_factory
         self.settings = settings
         self.register_map = register_map
-        self.queue: queue.Queue[object] = queue.Queue(maxsize=QUEUE_LIMIT)
+        self.inbox: Inbox[Reading] = Inbox(QUEUE_LIMIT)
         self.thread = threading.Thread(target=self._run, name="wash-ops-writer", daemon=True)
         self.written = 0
         self.failed_batches = 0
@@ -52,21 +51,19 @@ class ReadingWriter:
         self.thread.start()
 
     def put(self, reading: Reading) -> None:
-        try:
-            self.queue.put_nowait(reading)
-        except queue.Full:
+        if not self.inbox.put(reading):
             log.error(
                 "writer queue full: a reading from %s is dropped (counters stay exact)", reading.at
             )
 
     def stop(self) -> None:
         """Store everything queued, then end the thread."""
-        self.queue.put(STOP)
+        self.inbox.close()
         self.thread.join()
 
     def _run(self) -> None:
         while True:
-            batch, stopping = next_batch(self.queue, BATCH_SIZE, BATCH_WAIT_S)
+            batch, stopping = self.inbox.take(BATCH_SIZE, BATCH_WAIT_S)
             if batch:
                 self._store(batch)
             if stopping:

@@ -55,6 +55,15 @@ def test_credentials_and_broker_come_from_the_environment():
         ({"WASH_OPS_MQTT__USERNAME": "only-a-user"}, "mqtt", "username and password go together"),
         ({"WASH_OPS_MQTT__RECONNECT_MAX_S": "0.1"}, "mqtt", "reconnect_max_s"),
         ({"WASH_OPS_MQTT__PUBLISH_FORMAT": "xml"}, "mqtt.publish_format", "json"),
+        ({"WASH_OPS_MQTT__STORE_PROCESS": "maybe"}, "mqtt.store_process", "valid boolean"),
+        ({"WASH_OPS_MQTT__BATCH_SIZE": "0"}, "mqtt.batch_size", "greater than or equal to 1"),
+        ({"WASH_OPS_MQTT__SPARKPLUG_HOST_ID": "host/1"}, "mqtt.sparkplug_host_id", "pattern"),
+        ({"WASH_OPS_MQTT__SPARKPLUG_HOST_ID": ""}, "mqtt.sparkplug_host_id", "pattern"),
+        (
+            {"WASH_OPS_MQTT__SPARKPLUG_PRIMARY_HOST": "#"},
+            "mqtt.sparkplug_primary_host",
+            "pattern",
+        ),
         ({"WASH_OPS_MQTT__BROKER": "x"}, "mqtt.broker", "unknown key"),
         (
             {

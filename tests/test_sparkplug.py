@@ -19,7 +19,7 @@ from tests.test_mqtt_faults import (
 from wash_ops.db import utcnow
 from wash_ops.network.models import DeadLetter, NetworkSource
 from wash_ops.network.services import Incoming, NetworkIngest
-from wash_ops.network.sparkplug import metric_value
+from wash_ops.network.sparkplug import host_state, metric_value, parse_host_state
 from wash_ops.network.sparkplug_proto import sparkplug_b_pb2 as pb
 from wash_ops.telemetry.models import LineReading
 from wash_ops.telemetry.register_map import load_register_map
@@ -176,3 +176,23 @@ def test_metrics_with_properties_data_sets_and_templates_decode_and_the_numbers_
     )
     assert (result.stored, result.dead, result.commands) == (2, {}, [])
     assert values(db, "speed") == [3400.0, 3550.0]
+
+
+def test_a_host_state_is_read_only_when_it_is_one():
+    """What an edge node accepts on a primary host's STATE topic: the specification's JSON,
+    nothing else (a bad one is ignored, the node keeps its last known state)."""
+    assert parse_host_state(host_state(True, 1765012345678)) == (True, 1765012345678)
+    assert parse_host_state(b'{"online": false, "timestamp": 5}') == (False, 5)
+    for bad in (
+        b"",
+        b"\xff\xfe",
+        b"[" * 5000,
+        b"ONLINE",
+        b"[true, 5]",
+        b'{"online": "yes", "timestamp": 5}',
+        b'{"online": 1, "timestamp": 5}',
+        b'{"online": true, "timestamp": 5.5}',
+        b'{"online": true, "timestamp": "5"}',
+        b'{"online": true}',
+    ):
+        assert parse_host_state(bad) is None, bad

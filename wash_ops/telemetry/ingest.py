@@ -200,7 +200,6 @@ class _Plain:
 _GAUGE, _COUNTER, _STATE = TagRole.GAUGE, TagRole.COUNTER, TagRole.STATE
 _ALARM_WORD, _HEARTBEAT = TagRole.ALARM_WORD, TagRole.HEARTBEAT
 _NORMAL, _BASELINE, _IMPLAUSIBLE = Step.NORMAL, Step.BASELINE, Step.IMPLAUSIBLE
-_UNSEEN = object()
 
 
 def _ingest_one(
@@ -363,11 +362,8 @@ def _count(
 ) -> int:
     """Move the counter's cursor on; returns what it added (0: nothing to store)."""
     key = (line_id, tag.name)
-    cursor: Any = _UNSEEN if rows is None else rows.cursors.get(key, _UNSEEN)
-    if cursor is _UNSEEN:
-        cursor = session.get(CounterCursor, key)
-        if rows is not None:
-            cursor = rows.cursors[key] = None if cursor is None else _Plain(cursor, _CURSOR_FIELDS)
+    # A batch has every counter's cursor loaded up front (``_load_cursors``).
+    cursor: Any = session.get(CounterCursor, key) if rows is None else rows.cursors[key]
     if cursor is None:
         previous = candidate = None
     else:
